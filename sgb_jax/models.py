@@ -1,0 +1,115 @@
+"""Networks built from SGB layers, and the plain networks that apply their phenotypes.
+
+`SGBMLP` is a genome: its params are the per-layer `mu`, `rho` tables. `develop(key)` returns a
+phenotype with exactly the param tree of `PlainMLP(features=...)`, so one plain network applies every
+developed individual, the mean network and, for comparison, an ordinarily trained network.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+
+from sgb_jax import cell_types as ct
+from sgb_jax import priors
+from sgb_jax.layers import SGBDense
+
+ACTIVATIONS: dict[str, Callable[[jax.Array], jax.Array]] = {
+    "relu": nn.relu, "tanh": jnp.tanh, "swish": nn.swish, "elu": nn.elu,
+}
+
+
+def activation_fn(name: str) -> Callable[[jax.Array], jax.Array]:
+    if name not in ACTIVATIONS:
+        raise ValueError(f"model.activation must be one of {sorted(ACTIVATIONS)}, got {name!r}")
+    return ACTIVATIONS[name]
+
+
+class PlainMLP(nn.Module):
+    """Deterministic MLP `n_0 -> features[0] -> ... -> features[-1]`; applies phenotypes."""
+
+    features: Sequence[int]
+    activation: str = "relu"
+
+    @nn.compact
+    def __call__(self, x: jax.Array) -> jax.Array:
+        act = activation_fn(self.activation)
+        for i, n in enumerate(self.features):
+            x = nn.Dense(n, name=f"dense_{i}")(x)
+            if i < len(self.features) - 1:
+                x = act(x)
+        return x
+
+
+class SGBMLP(nn.Module):
+    """MLP genome `layer_sizes[0] -> ... -> layer_sizes[-1]` over the given cell types.
+
+    Attributes:
+      layer_sizes: developed sizes, input first.
+      cell_types: one `CellTypeSpec` per entry of `layer_sizes` (a neuron keeps its type in both the
+        layer it leaves and the layer it enters).
+      deterministic_output: the last layer is an ordinary `nn.Dense` (the RL heads, paper §2.3).
+    """
+
+    layer_sizes: Sequence[int]
+    cell_types: Sequence[ct.CellTypeSpec]
+    activation: str = "relu"
+    deterministic_output: bool = False
+    mu_init: str = "normal"
+    mu_init_scale: float = 1.0
+    sigma_init: float = 0.1
+
+    def setup(self) -> None:
+        if len(self.layer_sizes) < 2:
+            raise ValueError(f"model.layer_sizes needs >= 2 entries, got {self.layer_sizes}")
+        if len(self.cell_types) != len(self.layer_sizes):
+            raise ValueError(f"model.cell_types has {len(self.cell_types)} entries for "
+                             f"{len(self.layer_sizes)} layer sizes; give one per layer size")
+        n = len(self.layer_sizes) - 1
+        layers = []
+        for i in range(n):
+            if i == n - 1 and self.deterministic_output:
+                layers.append(nn.Dense(self.layer_sizes[i + 1], name=f"dense_{i}"))
+            else:
+                layers.append(SGBDense(
+                    self.layer_sizes[i], self.layer_sizes[i + 1], self.cell_types[i],
+                    self.cell_types[i + 1], mu_init=self.mu_init,
+                    mu_init_scale=self.mu_init_scale, sigma_init=self.sigma_init,
+                    name=f"dense_{i}"))
+        self.layers = layers
+        self.act = activation_fn(self.activation)
+
+    def __call__(self, x: jax.Array, deterministic: bool = False) -> jax.Array:
+        """Factorised (training) forward; `deterministic=True` is the mean network."""
+        for i, layer in enumerate(self.layers):
+            x = layer(x) if isinstance(layer, nn.Dense) else layer(x, deterministic)
+            if i < len(self.layers) - 1:
+                x = self.act(x)
+        return x
+
+    def develop(self, key: jax.Array | None) -> dict:
+        """One phenotype (param tree of `PlainMLP`); `key=None` gives the mean network."""
+        keys = [None] * len(self.layers) if key is None else list(
+            jax.random.split(key, len(self.layers)))
+        out = {}
+        for layer, k in zip(self.layers, keys, strict=True):
+            if isinstance(layer, nn.Dense):
+                out[layer.name] = dict(layer.variables["params"])
+            else:
+                out[layer.name] = layer.develop(k)
+        return out
+
+    def kl(self, prior: priors.Prior, key: jax.Array | None, scope: str = "type_pair",
+           num_samples: int = 1) -> jax.Array:
+        """Sum of the SGB layers' KL(q || prior) (deterministic layers carry none)."""
+        sgb = [layer for layer in self.layers if isinstance(layer, SGBDense)]
+        keys = [None] * len(sgb) if key is None else list(jax.random.split(key, len(sgb)))
+        return sum(layer.kl(prior, k, scope, num_samples) for layer, k in zip(sgb, keys,
+                                                                                strict=True))
+
+    def plain(self) -> PlainMLP:
+        """The plain network that applies this genome's phenotypes."""
+        return PlainMLP(tuple(self.layer_sizes[1:]), self.activation, parent=None)
