@@ -1,0 +1,62 @@
+"""Atomic, resumable checkpoints of training state pytrees (orbax), shared by supervised and RL.
+
+Orbax writes each step into a temporary directory and renames it when complete, so a run killed while
+saving leaves the previous checkpoint intact. Typed PRNG keys are stored as their raw key data and
+re-wrapped on restore.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import orbax.checkpoint as ocp
+
+
+def _is_typed_key(x: Any) -> bool:
+    return isinstance(x, jax.Array) and jnp.issubdtype(x.dtype, jax.dtypes.prng_key)
+
+
+def _to_storable(tree: Any) -> Any:
+    return jax.tree_util.tree_map(
+        lambda x: jax.random.key_data(x) if _is_typed_key(x) else x, tree)
+
+
+def _from_storable(stored: Any, template: Any) -> Any:
+    return jax.tree_util.tree_map(
+        lambda s, t: jax.random.wrap_key_data(s, impl=jax.random.key_impl(t))
+        if _is_typed_key(t) else s, stored, template)
+
+
+class Checkpointer:
+    """Keeps the newest `keep` checkpoints of a state pytree under `directory`."""
+
+    def __init__(self, directory: str, keep: int = 2):
+        if keep < 1:
+            raise ValueError(f"checkpoint keep must be >= 1, got {keep}")
+        self.directory = os.path.abspath(directory)
+        self._manager = ocp.CheckpointManager(
+            self.directory, options=ocp.CheckpointManagerOptions(max_to_keep=keep, create=True))
+
+    def latest_step(self) -> int | None:
+        return self._manager.latest_step()
+
+    def save(self, step: int, state: Any) -> None:
+        """Write `state` for `step` and wait until it is complete on disk."""
+        self._manager.save(step, args=ocp.args.StandardSave(_to_storable(state)), force=True)
+        self._manager.wait_until_finished()
+
+    def restore(self, template: Any, step: int | None = None) -> Any:
+        """Restore into the structure (and dtypes) of `template`; default: the latest step."""
+        step = self.latest_step() if step is None else step
+        if step is None:
+            raise FileNotFoundError(f"no checkpoint under {self.directory}")
+        abstract = jax.tree_util.tree_map(ocp.utils.to_shape_dtype_struct,
+                                          _to_storable(template))
+        stored = self._manager.restore(step, args=ocp.args.StandardRestore(abstract))
+        return _from_storable(stored, template)
+
+    def close(self) -> None:
+        self._manager.close()
