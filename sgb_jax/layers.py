@@ -79,14 +79,16 @@ class SGBDense(nn.Module):
 
     def __call__(self, x: jax.Array, deterministic: bool = False) -> jax.Array:
         """Factorised forward. `deterministic=True` is the mean network (no noise)."""
+        # One-hot matmuls rather than gathers: their backward pass is a matmul too, where a
+        # gather's is a scatter-add that runs serially on CPU and dominated wide layers.
         a_in = jnp.asarray(ct.one_hot(self.t_in, self.in_types.k), x.dtype)
-        t_out = jnp.asarray(self.t_out)
+        a_out_t = jnp.asarray(ct.one_hot(self.t_out, self.out_types.k).T, x.dtype)
         b_mu, b_sigma = self._bias()
-        mean = ((x @ a_in) @ self.mu + b_mu)[..., t_out]
+        mean = ((x @ a_in) @ self.mu + b_mu) @ a_out_t
         if deterministic:
             return mean
         sigma = nn.softplus(self.rho)
-        var = ((x**2 @ a_in) @ sigma**2 + b_sigma**2)[..., t_out]
+        var = ((x**2 @ a_in) @ sigma**2 + b_sigma**2) @ a_out_t
         eps = jax.random.normal(self.make_rng("noise"), mean.shape, mean.dtype)
         return mean + jnp.sqrt(var) * eps
 
