@@ -26,7 +26,7 @@ _WORKDIR = flags.DEFINE_string("workdir", "results/mnist_sgb", "Output and check
 
 def main(argv):
     del argv
-    logging.set_verbosity(logging.INFO)
+    logging.set_verbosity(logging.WARNING)  # orbax logs every save at INFO
     config = _CONFIG.value
     try:
         config_lib.validate(config)

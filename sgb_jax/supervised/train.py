@@ -165,6 +165,15 @@ def load_trained(config: ml_collections.ConfigDict, workdir: str, step: int | No
     return model, state.genome
 
 
+def _tensorboard(workdir: str):
+    """A TensorBoard writer under `<workdir>/tb` when tensorboardX (a brax dependency) exists."""
+    try:
+        from tensorboardX import SummaryWriter
+    except ImportError:
+        return None
+    return SummaryWriter(os.path.join(workdir, "tb"))
+
+
 def _load_data(config):
     from sgb_jax import data  # imported lazily: tests of the step functions need no tfds
 
@@ -212,6 +221,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str,
         print(f"resumed from step {int(state.step)} ({ckpt.directory})", flush=True)
     step = int(state.step)
     metrics_file = open(os.path.join(workdir, "metrics.jsonl"), "a")
+    tb = _tensorboard(workdir)
     plain_params = compression.param_count(
         jax.eval_shape(lambda: population.mean_network(model, state.genome)))
     genome_params = compression.param_count(state.genome)
@@ -232,6 +242,9 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str,
         if step % config.train.log_every == 0 or boundary:
             last_metrics = {k: float(v) for k, v in metrics.items()}
             if not np.isfinite(last_metrics["loss"]):
+                metrics_file.close()
+                if tb is not None:
+                    tb.close()
                 ckpt.close()
                 raise NonFiniteLossError(
                     f"loss became {last_metrics['loss']} at step {step} (nll "
@@ -244,12 +257,17 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str,
             line = {"step": step, "epoch": epoch, **last_metrics, "steps_per_second": rate}
             metrics_file.write(json.dumps(line) + "\n")
             metrics_file.flush()
+            if tb is not None:
+                for name, value in line.items():
+                    tb.add_scalar(f"train/{name}", value, step)
             print(f"step {step}/{total_steps} epoch {epoch} loss {last_metrics['loss']:.4f} "
                   f"nll {last_metrics['nll']:.4f} kl {last_metrics['kl']:.1f} "
                   f"acc {last_metrics['train_accuracy']:.3f} {rate:.1f} steps/s", flush=True)
         if boundary:
             ckpt.save(step, state)
     metrics_file.close()
+    if tb is not None:
+        tb.close()
     ckpt.close()
     train_seconds = time.time() - t_start
     if stop_after is not None and step < total_steps:
