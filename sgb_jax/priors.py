@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import math
 
-import distrax
 import jax
 import jax.numpy as jnp
 from flax import struct
@@ -82,6 +81,8 @@ def kl_divergence(mu: jax.Array, sigma: jax.Array, prior: Prior, key: jax.Array 
     entry (reparameterised, so its gradient reaches `mu` and `sigma`).
     """
     if isinstance(prior, GaussianPrior):
+        import distrax  # lazily: importing it pulls in TensorFlow Probability (~10 s)
+
         q = distrax.Normal(mu, sigma)
         kl = q.kl_divergence(distrax.Normal(jnp.zeros_like(mu), prior.sigma))
         return jnp.sum(weights * kl)
