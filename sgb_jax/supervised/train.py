@@ -27,7 +27,7 @@ import optax
 from flax import struct
 
 from sgb_jax import cell_types as ct
-from sgb_jax import compression, population, priors
+from sgb_jax import compression, convnet, population, priors
 from sgb_jax.checkpoint import Checkpointer
 from sgb_jax.models import SGBMLP
 from sgb_jax.supervised import config as config_lib
@@ -57,7 +57,7 @@ def _build_mlp(m: ml_collections.ConfigDict, input_shape: tuple[int, ...],
 
 # Model kinds -> builder(model_config, input_shape, num_classes). A builder returns a genome module
 # with `__call__(x, deterministic)`, `develop(key)`, `kl(...)` and `plain()` (see SGBMLP).
-MODEL_BUILDERS: dict[str, Callable[..., nn.Module]] = {"mlp": _build_mlp}
+MODEL_BUILDERS: dict[str, Callable[..., nn.Module]] = {"mlp": _build_mlp, "convnet": convnet.build}
 
 
 def build_model(config: ml_collections.ConfigDict) -> nn.Module:

@@ -1,0 +1,73 @@
+"""The vanilla baseline: Brax's own `ppo.train` with plain MLPs of the configured width and depth.
+
+DESIGN.md §3: the anchor every SGB return is divided by. Policy and value are Brax's MLPs with
+`network.depth` hidden layers of `network.hidden_width` (128 in the paper) and the same activation,
+PPO settings, environment and seed as our trainer. brax 0.14.2's `ppo.train` needs jax < 0.10
+(`jax.device_put_replicated`); the project pins jax 0.9.2 for it.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+import time
+
+import ml_collections
+from brax.training.agents.ppo import networks as ppo_networks
+from brax.training.agents.ppo import train as brax_ppo
+
+from sgb_jax import compression
+from sgb_jax.models import ACTIVATIONS
+from sgb_jax.rl import config as config_lib
+from sgb_jax.rl import networks
+
+
+def train_brax(config: ml_collections.ConfigDict, workdir: str | None = None,
+               log=print) -> dict:
+    """Run Brax `ppo.train` for `config` (any mode field is ignored); returns the summary dict."""
+    config_lib.validate(config)
+    env = config_lib.make_env(config)
+    hidden = networks.hidden_sizes(config.network)
+    factory = functools.partial(
+        ppo_networks.make_ppo_networks, policy_hidden_layer_sizes=hidden,
+        value_hidden_layer_sizes=hidden, activation=ACTIVATIONS[config.network.activation])
+    p, e = config.ppo, config.env
+    history: list[list[float]] = []
+    t_start = time.time()
+
+    def progress(step: int, metrics: dict) -> None:
+        ret = float(metrics["eval/episode_reward"])
+        history.append([int(step), ret])
+        log(f"[brax {e.name}] env_steps {step} eval_return {ret:.2f} "
+            f"elapsed {time.time() - t_start:.0f}s")
+
+    brax_ppo.train(
+        environment=env, num_timesteps=p.num_timesteps, num_envs=p.num_envs,
+        episode_length=e.episode_length, action_repeat=e.action_repeat,
+        learning_rate=p.learning_rate, entropy_cost=p.entropy_cost, discounting=p.discounting,
+        unroll_length=p.unroll_length, batch_size=p.batch_size,
+        num_minibatches=p.num_minibatches, num_updates_per_batch=p.num_updates_per_batch,
+        normalize_observations=p.normalize_observations, reward_scaling=p.reward_scaling,
+        clipping_epsilon=p.clipping_epsilon, gae_lambda=p.gae_lambda,
+        max_grad_norm=p.max_grad_norm, normalize_advantage=p.normalize_advantage,
+        vf_loss_coefficient=p.vf_coefficient, network_factory=factory, seed=config.seed,
+        num_evals=max(config.eval.num_evals, 2), num_eval_envs=config.eval.num_eval_envs,
+        deterministic_eval=config.eval.deterministic, progress_fn=progress)
+    obs_size = int(env.observation_size)
+    plain = sum(compression.plain_mlp_param_count((obs_size, *hidden, n))
+                for n in (2 * env.action_size, 1))
+    summary = {
+        "env": e.name, "backend": e.backend, "mode": "brax", "seed": config.seed,
+        "initial_return": history[0][1], "final_return": history[-1][1],
+        "env_steps": history[-1][0], "train_seconds": time.time() - t_start,
+        "cell_types": int(config.network.hidden_width), "input_types": None,
+        "hidden_width": int(config.network.hidden_width), "depth": int(config.network.depth),
+        "num_envs": int(p.num_envs), "returns": history, "plain_params": int(plain),
+        "genome_params": int(plain), "compression_ratio": 1.0,
+    }
+    if workdir is not None:
+        os.makedirs(workdir, exist_ok=True)
+        with open(os.path.join(workdir, "summary.json"), "w") as f:
+            json.dump(summary, f, indent=2)
+    return summary

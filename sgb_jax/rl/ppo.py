@@ -1,0 +1,471 @@
+"""SGB-PPO trainer: Brax's PPO loss over per-environment developed individuals, plus the genome KL.
+
+Paper eq. (5): `L(theta) = L_PPO(theta) + c3 * (KL(q(W_actor | theta) || p) + KL(q(W_critic | theta)
+|| p))`, with `L_PPO` Brax's `compute_ppo_loss` (imported, not copied) and the KL from
+`SGBMLP.kl`. We compose Brax's public pieces: `envs.training.wrap` (episodes, auto-reset, vmap),
+`acting.generate_unroll` and `acting.Evaluator`, `running_statistics`, `compute_ppo_loss`.
+
+How an individual's developmental key reaches Brax's loss. `compute_ppo_loss` calls
+`policy_apply(normalizer_params, params, observation)` and gives it no key, so the key travels in the
+observation pytree: `DevelopmentWrapper` turns each environment's observation into
+`{'state': obs, 'key_a', 'key_b', 'use_b'}`. Every environment hosts one individual:
+
+* at the start of each unroll segment (`_rotate`) the environment's current key becomes `key_a`
+  and a fresh spare key `key_b` is drawn; `use_b = 0`;
+* when the environment's episode ends, `use_b` becomes 1: the new episode is played by a new
+  individual, developed from `key_b` (drawn at that reset). The only approximation: a second
+  episode end inside the same segment keeps `key_b` (one spare individual per segment).
+
+Keys are constant along a segment, and a segment is exactly one row of Brax's minibatch layout
+`[rows, unroll_length]`, so acting develops two phenotypes per environment once per segment and the
+loss develops two per row (vmapped over rows) from the stored keys; pi_old and pi_new thus use the
+same connectome, and the gradient reaches `mu` and `rho` through `W = mu + sigma * eps(key)`.
+The critic is developed from the same individual key. In `deterministic` mode development is the
+identity and the same code trains a plain MLP.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import os
+import time
+from collections.abc import Callable
+from typing import Any
+
+import flax
+import jax
+import jax.numpy as jnp
+import ml_collections
+import optax
+from brax import envs
+from brax.training import acting
+from brax.training import networks as brax_networks
+from brax.training.acme import running_statistics, specs
+from brax.training.agents.ppo import losses as ppo_losses
+from brax.training.agents.ppo import networks as ppo_networks
+
+from sgb_jax import compression, priors
+from sgb_jax.checkpoint import Checkpointer
+from sgb_jax.rl import config as config_lib
+from sgb_jax.rl import networks
+
+DEV_FIELDS = ("key_a", "key_b", "use_b")
+_DEV_SALT = 0x5B6  # separates developmental keys from the env's own reset randomness
+
+
+class DevelopmentWrapper(envs.Wrapper):
+    """Adds each environment's individual (developmental keys) to a batched env's observation."""
+
+    def reset(self, rng: jax.Array) -> envs.State:
+        state = self.env.reset(rng)
+        keys = jax.vmap(lambda k: jax.random.split(jax.random.fold_in(k, _DEV_SALT)))(rng)
+        obs = {"state": state.obs, "key_a": keys[:, 0], "key_b": keys[:, 1],
+               "use_b": jnp.zeros(rng.shape[0], jnp.float32)}
+        return state.replace(obs=obs)
+
+    def step(self, state: envs.State, action: jax.Array) -> envs.State:
+        dev = state.obs
+        nstate = self.env.step(state.replace(obs=dev["state"]), action)
+        use_b = jnp.maximum(dev["use_b"], nstate.done)
+        return nstate.replace(obs={**dev, "state": nstate.obs, "use_b": use_b})
+
+
+def _rotate(obs: dict, key: jax.Array) -> dict:
+    """Segment start: the current individual becomes `key_a`; draw a spare `key_b`."""
+    switched = obs["use_b"][:, None] > 0
+    key_a = jnp.where(switched, obs["key_b"], obs["key_a"])
+    return {**obs, "key_a": key_a, "key_b": jax.random.split(key, key_a.shape[0]),
+            "use_b": jnp.zeros_like(obs["use_b"])}
+
+
+def _select(use_b: jax.Array, out_b: jax.Array, out_a: jax.Array) -> jax.Array:
+    sel = use_b.reshape(use_b.shape + (1,) * (out_a.ndim - use_b.ndim)) > 0
+    return jnp.where(sel, out_b, out_a)
+
+
+def individuals_apply(develop: Callable, apply: Callable, genome: Any, normalizer_params: Any,
+                      obs: dict) -> jax.Array:
+    """Apply each environment's own phenotype, developed from the keys stored in `obs`.
+
+    `obs['state']` is `[E, d]` (acting, terminal observations) or time-major `[T, E, d]` (loss
+    batches); keys are constant along T, so each row develops once.
+    """
+    x = obs["state"]
+    key_a, key_b = obs["key_a"], obs["key_b"]
+    axis = 0
+    if x.ndim == 3:
+        key_a, key_b, axis = key_a[0], key_b[0], 1
+
+    def one(key, xs):
+        return apply(develop(genome, key), normalizer_params, xs)
+
+    run = jax.vmap(one, in_axes=(0, axis), out_axes=axis)
+    return _select(obs["use_b"], run(key_b, x), run(key_a, x))
+
+
+@flax.struct.dataclass
+class TrainState:
+    """Everything a resumed run needs besides the environment state."""
+
+    params: dict
+    opt_state: Any
+    normalizer_params: running_statistics.RunningStatisticsState
+    key: jax.Array
+    iteration: jax.Array
+
+
+@dataclasses.dataclass
+class Learner:
+    state: TrainState
+    obs_size: int
+    action_size: int
+
+
+@dataclasses.dataclass
+class Setup:
+    """Static pieces of one training run, built from a validated config."""
+
+    config: ml_collections.ConfigDict
+    models: networks.PPOModels
+    env: envs.Env  # training env: wrapped + DevelopmentWrapper
+    eval_env: envs.Env  # wrapped, for acting.Evaluator
+    optimizer: optax.GradientTransformation
+    prior: priors.Prior
+    loss_fn: Callable
+    num_segments: int
+    steps_per_iteration: int
+    num_iterations: int
+
+    def policy_apply(self, normalizer_params, genome, obs):
+        m = self.models
+        if not m.is_sgb:
+            return m.apply_policy(genome, normalizer_params, obs["state"])
+        return individuals_apply(m.develop_policy, m.apply_policy, genome, normalizer_params, obs)
+
+    def value_apply(self, normalizer_params, genome, obs):
+        m = self.models
+        if not m.is_sgb:
+            return m.apply_value(genome, normalizer_params, obs["state"])
+        return individuals_apply(m.develop_value, m.apply_value, genome, normalizer_params, obs)
+
+    def acting_policy(self, genome: Any, normalizer_params: Any, dev_obs: dict) -> Callable:
+        """Brax policy `(obs, key) -> (action, extras)`; phenotypes developed once per segment."""
+        m, dist = self.models, self.models.action_distribution
+        if m.is_sgb:
+            dev = jax.vmap(m.develop_policy, in_axes=(None, 0))
+            phen_a, phen_b = dev(genome, dev_obs["key_a"]), dev(genome, dev_obs["key_b"])
+            run = jax.vmap(m.apply_policy, in_axes=(0, None, 0))
+
+        def policy(obs, key_sample):
+            if m.is_sgb:
+                logits = _select(obs["use_b"], run(phen_b, normalizer_params, obs["state"]),
+                                 run(phen_a, normalizer_params, obs["state"]))
+            else:
+                logits = m.apply_policy(genome, normalizer_params, obs["state"])
+            raw = dist.sample_no_postprocessing(logits, key_sample)
+            extras = {"log_prob": dist.log_prob(logits, raw), "raw_action": raw,
+                      "distribution_params": logits}
+            return dist.postprocess(raw), extras
+
+        return policy
+
+    def eval_policy(self, params: tuple) -> Callable:
+        """Evaluation: environment i hosts the individual developed from `keys[i]`."""
+        normalizer_params, genome, keys = params
+        m, dist = self.models, self.models.action_distribution
+        deterministic = self.config.eval.deterministic
+
+        def policy(obs, key_sample):
+            if m.is_sgb:
+                phen = jax.vmap(m.develop_policy, in_axes=(None, 0))(genome, keys)
+                logits = jax.vmap(m.apply_policy, in_axes=(0, None, 0))(
+                    phen, normalizer_params, obs)
+            else:
+                logits = m.apply_policy(genome, normalizer_params, obs)
+            if deterministic:
+                return dist.mode(logits), {}
+            return dist.sample(logits, key_sample), {}
+
+        return policy
+
+
+def build(config: ml_collections.ConfigDict) -> Setup:
+    """Validate `config` (before any compile) and assemble the trainer's static pieces."""
+    config_lib.validate(config)
+    if config.mode == "brax":
+        raise config_lib.ConfigError("mode 'brax' runs sgb_jax.rl.baseline, not this trainer")
+    raw_env = config_lib.make_env(config)
+    obs_size, action_size = int(raw_env.observation_size), int(raw_env.action_size)
+    config_lib.validate_for_env(config, obs_size)
+    e, p = config.env, config.ppo
+    env = DevelopmentWrapper(envs.training.wrap(raw_env, episode_length=e.episode_length,
+                                                action_repeat=e.action_repeat))
+    eval_env = envs.training.wrap(raw_env, episode_length=e.episode_length,
+                                  action_repeat=e.action_repeat)
+    models = networks.make_models(config, obs_size, action_size)
+    opt = optax.adam(p.learning_rate)
+    if p.max_grad_norm is not None:
+        opt = optax.chain(optax.clip_by_global_norm(p.max_grad_norm), opt)
+    pr = config.prior
+    prior = priors.make_prior(pr.kind, pr.pi, pr.sigma1, pr.sigma2, pr.sigma)
+    steps = p.batch_size * p.num_minibatches * p.unroll_length * e.action_repeat
+    setup = Setup(config=config, models=models, env=env, eval_env=eval_env, optimizer=opt,
+                  prior=prior, loss_fn=None, num_segments=p.batch_size * p.num_minibatches
+                  // p.num_envs, steps_per_iteration=steps,
+                  num_iterations=max(1, math.ceil(p.num_timesteps / steps)))
+    setup.loss_fn = make_loss(setup)
+    return setup
+
+
+def make_loss(setup: Setup) -> Callable:
+    """`loss(params, normalizer_params, data, key) -> (total, metrics)`: PPO + c3 * genome KL."""
+    p, kl_cfg = setup.config.ppo, setup.config.kl
+    ppo_network = ppo_networks.PPONetworks(
+        policy_network=brax_networks.FeedForwardNetwork(init=None, apply=setup.policy_apply),
+        value_network=brax_networks.FeedForwardNetwork(init=None, apply=setup.value_apply),
+        parametric_action_distribution=setup.models.action_distribution)
+
+    def loss(params, normalizer_params, data, key):
+        k_ppo, k_kl = jax.random.split(key)
+        ppo_loss, metrics = ppo_losses.compute_ppo_loss(
+            ppo_losses.PPONetworkParams(policy=params["policy"], value=params["value"]),
+            normalizer_params, data, k_ppo, ppo_network, entropy_cost=p.entropy_cost,
+            discounting=p.discounting, reward_scaling=p.reward_scaling,
+            gae_lambda=p.gae_lambda, clipping_epsilon=p.clipping_epsilon,
+            normalize_advantage=p.normalize_advantage, vf_coefficient=p.vf_coefficient)
+        kl = setup.models.genome_kl(params, setup.prior, k_kl, kl_cfg.scope, kl_cfg.num_samples)
+        total = ppo_loss + kl_cfg.c3 * kl
+        return total, {**metrics, "genome_kl": kl, "total_loss": total}
+
+    return loss
+
+
+def init_state(setup: Setup, key: jax.Array) -> TrainState:
+    params = setup.models.init(key)
+    spec = specs.Array((setup.models.obs_size,), jnp.dtype("float32"))
+    return TrainState(params=params, opt_state=setup.optimizer.init(params),
+                      normalizer_params=running_statistics.init_state(spec),
+                      key=jax.random.fold_in(key, 1), iteration=jnp.zeros((), jnp.int32))
+
+
+def collect(setup: Setup, state: TrainState, env_state: envs.State, key: jax.Array
+            ) -> tuple[envs.State, Any]:
+    """Roll out `num_segments` segments; returns rows `[S * num_envs, unroll_length, ...]`."""
+    genome = state.params["policy"]
+
+    def segment(carry, _):
+        env_state, k = carry
+        k, k_rot, k_act = jax.random.split(k, 3)
+        env_state = env_state.replace(obs=_rotate(env_state.obs, k_rot))
+        policy = setup.acting_policy(genome, state.normalizer_params, env_state.obs)
+        env_state, data = acting.generate_unroll(setup.env, env_state, policy, k_act,
+                                                 setup.config.ppo.unroll_length,
+                                                 extra_fields=("truncation",))
+        return (env_state, k), data
+
+    (env_state, _), data = jax.lax.scan(segment, (env_state, key), (),
+                                        length=setup.num_segments)
+    data = jax.tree_util.tree_map(
+        lambda x: jnp.swapaxes(x, 1, 2).reshape((-1, *x.shape[1:2], *x.shape[3:])), data)
+    return env_state, data
+
+
+def train_step(setup: Setup, state: TrainState, env_state: envs.State
+               ) -> tuple[TrainState, envs.State, dict]:
+    """One iteration: collect `batch_size * num_minibatches` rows, then PPO epochs over them."""
+    p = setup.config.ppo
+    key, k_collect, k_sgd = jax.random.split(state.key, 3)
+    env_state, data = collect(setup, state, env_state, k_collect)
+    normalizer_params = state.normalizer_params
+    if p.normalize_observations:
+        normalizer_params = running_statistics.update(normalizer_params,
+                                                      data.observation["state"])
+    grad_fn = jax.value_and_grad(setup.loss_fn, has_aux=True)
+    num_rows = data.reward.shape[0]
+
+    def minibatch(carry, batch):
+        opt_state, params, k = carry
+        k, k_loss = jax.random.split(k)
+        (_, metrics), grads = grad_fn(params, normalizer_params, batch, k_loss)
+        updates, opt_state = setup.optimizer.update(grads, opt_state, params)
+        return (opt_state, optax.apply_updates(params, updates), k), metrics
+
+    def epoch(carry, _):
+        opt_state, params, k = carry
+        k, k_perm, k_mb = jax.random.split(k, 3)
+        perm = jax.random.permutation(k_perm, num_rows)
+        shuffled = jax.tree_util.tree_map(
+            lambda x: x[perm].reshape((p.num_minibatches, -1, *x.shape[1:])), data)
+        (opt_state, params, _), metrics = jax.lax.scan(minibatch, (opt_state, params, k_mb),
+                                                       shuffled)
+        return (opt_state, params, k), metrics
+
+    (opt_state, params, _), metrics = jax.lax.scan(
+        epoch, (state.opt_state, state.params, k_sgd), (), length=p.num_updates_per_batch)
+    new_state = TrainState(params=params, opt_state=opt_state,
+                           normalizer_params=normalizer_params, key=key,
+                           iteration=state.iteration + 1)
+    return new_state, env_state, jax.tree_util.tree_map(jnp.mean, metrics)
+
+
+def evaluate_returns(setup: Setup, genome: Any, normalizer_params: Any, key: jax.Array
+                     ) -> jax.Array:
+    """Return of one episode in each of `eval.num_eval_envs` environments, each hosting the
+    individual developed from its own key (Brax's `EvalWrapper` + `acting.generate_unroll`)."""
+    cfg = setup.config
+    n = cfg.eval.num_eval_envs
+    k_env, k_dev, k_act = jax.random.split(key, 3)
+    env = envs.training.EvalWrapper(setup.eval_env)
+    state = env.reset(jax.random.split(k_env, n))
+    policy = setup.eval_policy((normalizer_params, genome, jax.random.split(k_dev, n)))
+    state, _ = acting.generate_unroll(env, state, policy, k_act,
+                                      cfg.env.episode_length // cfg.env.action_repeat)
+    return state.info["eval_metrics"].episode_metrics["reward"]
+
+
+_COMPILED: dict[str, tuple[Callable, Callable]] = {}
+
+
+def compiled(setup: Setup) -> tuple[Callable, Callable]:
+    """Jitted `(train_step, evaluate_returns)`, shared by runs whose static config matches.
+
+    Seeds, budgets and checkpoint settings do not enter the compiled functions, so a sweep over
+    seeds (or a resumed run in the same process) compiles once.
+    """
+    cfg = setup.config.to_dict()
+    for field in ("seed", "checkpoint"):
+        cfg.pop(field)
+    cfg["ppo"].pop("num_timesteps")
+    cfg["eval"].pop("num_evals")
+    key = json.dumps(cfg, sort_keys=True, default=str)
+    if key not in _COMPILED:
+        _COMPILED[key] = (jax.jit(lambda s, e: train_step(setup, s, e)),
+                          jax.jit(lambda g, n, k: evaluate_returns(setup, g, n, k)))
+    return _COMPILED[key]
+
+
+def reset_envs(setup: Setup, key: jax.Array) -> envs.State:
+    return setup.env.reset(jax.random.split(key, setup.config.ppo.num_envs))
+
+
+def initial_state(setup: Setup) -> tuple[TrainState, envs.State]:
+    """Fresh state and environments from `config.seed`."""
+    k_init, k_env = jax.random.split(jax.random.PRNGKey(setup.config.seed))
+    return init_state(setup, k_init), jax.jit(lambda k: reset_envs(setup, k))(k_env)
+
+
+def _template(setup: Setup) -> dict:
+    """Abstract checkpoint tree (shapes only: nothing is compiled or run)."""
+    k = jax.random.PRNGKey(0)
+    return jax.eval_shape(lambda k: {"train": init_state(setup, k),
+                                     "env": reset_envs(setup, k)}, k)
+
+
+def restore_learner(config: ml_collections.ConfigDict, workdir: str,
+                    step: int | None = None) -> Learner:
+    """The trained state of a workdir (used by `networks.load_policy`)."""
+    setup = build(config)
+    ckpt = Checkpointer(os.path.join(workdir, "checkpoints"))
+    try:
+        tree = ckpt.restore(_template(setup), step)
+    finally:
+        ckpt.close()
+    return Learner(tree["train"], setup.models.obs_size, setup.models.action_size)
+
+
+def _param_counts(setup: Setup, params: dict) -> dict:
+    """Genome vs developed network size (every trainable number, biases included)."""
+    genome = compression.param_count(params)
+    net = setup.config.network
+    plain = sum(compression.plain_mlp_param_count(
+        (setup.models.obs_size, *networks.hidden_sizes(net), n_out))
+        for n_out in (setup.models.action_distribution.param_size, 1))
+    return {"genome_params": int(genome), "plain_params": int(plain),
+            "compression_ratio": float(plain) / float(genome)}
+
+
+def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str,
+                       log: Callable[[str], None] = print) -> dict:
+    """Train (resuming from `workdir/checkpoints` if present), evaluate, write `summary.json`."""
+    t_start = time.time()
+    setup = build(config)
+    os.makedirs(workdir, exist_ok=True)
+    with open(os.path.join(workdir, "config.json"), "w") as f:
+        f.write(config.to_json(indent=2))
+    ckpt = Checkpointer(os.path.join(workdir, "checkpoints"), keep=config.checkpoint.keep)
+    progress_path = os.path.join(workdir, "progress.jsonl")
+    state, env_state = initial_state(setup)
+    history: list[dict] = []
+    if ckpt.latest_step() is not None:
+        tree = ckpt.restore({"train": state, "env": env_state})
+        state, env_state = tree["train"], tree["env"]
+        if os.path.exists(progress_path):
+            with open(progress_path) as f:
+                history = [json.loads(line) for line in f if line.strip()]
+            done = int(state.iteration)
+            history = [h for h in history if h["iteration"] <= done]
+        log(f"resumed from iteration {int(state.iteration)}")
+    elif os.path.exists(progress_path):
+        os.remove(progress_path)
+
+    step_fn, eval_fn = compiled(setup)
+    eval_key = jax.random.fold_in(jax.random.PRNGKey(config.seed), 2)
+    n_iter = setup.num_iterations
+    eval_every = max(1, n_iter // max(config.eval.num_evals - 1, 1))
+
+    def evaluate(state: TrainState) -> float:
+        returns = eval_fn(state.params["policy"], state.normalizer_params,
+                          jax.random.fold_in(eval_key, int(state.iteration)))
+        return float(jnp.mean(returns))
+
+    def record(entry: dict) -> None:
+        history.append(entry)
+        with open(progress_path, "a") as f:
+            f.write(json.dumps(entry) + "\n")
+        log(f"[{config.mode} {config.env.name}] iter {entry['iteration']}/{n_iter} env_steps "
+            f"{entry['env_steps']} steps/s {entry['steps_per_second']:.0f} eval_return "
+            f"{entry['eval_return']:.2f}")
+
+    if not history:
+        record({"iteration": 0, "env_steps": 0, "steps_per_second": 0.0,
+                "eval_return": evaluate(state), "wall_seconds": time.time() - t_start})
+    train_time = 0.0
+    it = int(state.iteration)
+    while it < n_iter:
+        t0 = time.time()
+        state, env_state, metrics = step_fn(state, env_state)
+        jax.block_until_ready(state.params)
+        dt = time.time() - t0
+        train_time += dt
+        it += 1
+        if it % config.checkpoint.every == 0 or it == n_iter:
+            ckpt.save(it, {"train": state, "env": env_state})
+        if it % eval_every == 0 or it == n_iter:
+            entry = {"iteration": it, "env_steps": it * setup.steps_per_iteration,
+                     "steps_per_second": setup.steps_per_iteration / dt,
+                     "eval_return": evaluate(state), "wall_seconds": time.time() - t_start,
+                     **{k: float(v) for k, v in metrics.items()}}
+            record(entry)
+    ckpt.close()
+
+    summary = {
+        "env": config.env.name, "backend": config.env.backend, "mode": config.mode,
+        "seed": config.seed, "initial_return": history[0]["eval_return"],
+        "final_return": history[-1]["eval_return"],
+        "env_steps": n_iter * setup.steps_per_iteration,
+        "train_seconds": time.time() - t_start, "update_seconds_this_call": train_time,
+        "cell_types": int(config.network.hidden_types) if config.mode == "sgb"
+        else int(config.network.hidden_width),
+        "input_types": (setup.models.obs_size if config.network.input_types == -1
+                        else int(config.network.input_types)) if config.mode == "sgb" else None,
+        "hidden_width": int(config.network.hidden_width), "depth": int(config.network.depth),
+        "c3": float(config.kl.c3), "num_envs": int(config.ppo.num_envs),
+        "returns": [[h["env_steps"], h["eval_return"]] for h in history],
+        **_param_counts(setup, state.params),
+    }
+    with open(os.path.join(workdir, "summary.json"), "w") as f:
+        json.dump(summary, f, indent=2)
+    return summary
+
