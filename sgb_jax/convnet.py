@@ -14,13 +14,12 @@ from collections.abc import Sequence
 
 import flax.linen as nn
 import jax
-import jax.numpy as jnp
 import ml_collections
 
 from sgb_jax import cell_types as ct
 from sgb_jax import priors
 from sgb_jax.layers import SGBConv, SGBDense
-from sgb_jax.models import activation_fn
+from sgb_jax.models import activation_fn, develop_layers, kl_of_layers
 
 
 def _pool(x: jax.Array) -> jax.Array:
@@ -137,23 +136,12 @@ class SGBConvNet(nn.Module):
 
     def develop(self, key: jax.Array | None) -> dict:
         """One phenotype (param tree of `PlainConvNet`); `key=None` gives the mean network."""
-        layers = [*self.convs, *self.dense]
-        keys = [None] * len(layers) if key is None else list(jax.random.split(key, len(layers)))
-        out = {}
-        for layer, k in zip(layers, keys, strict=True):
-            if isinstance(layer, nn.Conv):
-                out[layer.name] = dict(layer.variables["params"])
-            else:
-                out[layer.name] = layer.develop(k)
-        return out
+        return develop_layers([*self.convs, *self.dense], key)
 
     def kl(self, prior: priors.Prior, key: jax.Array | None, scope: str = "type_pair",
            num_samples: int = 1) -> jax.Array:
         """Sum of KL(q || prior) over the SGB layers (plain conv layers carry none)."""
-        sgb = [ly for ly in (*self.convs, *self.dense) if not isinstance(ly, nn.Conv)]
-        keys = [None] * len(sgb) if key is None else list(jax.random.split(key, len(sgb)))
-        return sum((ly.kl(prior, k, scope, num_samples) for ly, k in zip(sgb, keys, strict=True)),
-                   jnp.float32(0.0))
+        return kl_of_layers([*self.convs, *self.dense], prior, key, scope, num_samples)
 
     def plain(self) -> PlainConvNet:
         return PlainConvNet(tuple(self.conv_features), tuple(self.hidden_sizes),

@@ -15,7 +15,7 @@ import jax.numpy as jnp
 
 from sgb_jax import cell_types as ct
 from sgb_jax import priors
-from sgb_jax.layers import SGBDense
+from sgb_jax.layers import SGBConv, SGBDense
 
 ACTIVATIONS: dict[str, Callable[[jax.Array], jax.Array]] = {
     "relu": nn.relu, "tanh": jnp.tanh, "swish": nn.swish, "elu": nn.elu,
@@ -26,6 +26,23 @@ def activation_fn(name: str) -> Callable[[jax.Array], jax.Array]:
     if name not in ACTIVATIONS:
         raise ValueError(f"model.activation must be one of {sorted(ACTIVATIONS)}, got {name!r}")
     return ACTIVATIONS[name]
+
+
+def develop_layers(layers: Sequence[nn.Module], key: jax.Array | None) -> dict:
+    """Phenotype of a stack of layers: SGB layers develop (one key each, `None` = mean network),
+    deterministic layers contribute their own params unchanged."""
+    keys = [None] * len(layers) if key is None else list(jax.random.split(key, len(layers)))
+    return {layer.name: layer.develop(k) if isinstance(layer, (SGBDense, SGBConv))
+            else dict(layer.variables["params"]) for layer, k in zip(layers, keys, strict=True)}
+
+
+def kl_of_layers(layers: Sequence[nn.Module], prior: priors.Prior, key: jax.Array | None,
+                 scope: str, num_samples: int) -> jax.Array:
+    """Sum of KL(q || prior) over the SGB layers of a stack (deterministic layers carry none)."""
+    sgb = [layer for layer in layers if isinstance(layer, (SGBDense, SGBConv))]
+    keys = [None] * len(sgb) if key is None else list(jax.random.split(key, len(sgb)))
+    return sum((layer.kl(prior, k, scope, num_samples) for layer, k in zip(sgb, keys, strict=True)),
+               jnp.float32(0.0))
 
 
 class PlainMLP(nn.Module):
@@ -92,23 +109,12 @@ class SGBMLP(nn.Module):
 
     def develop(self, key: jax.Array | None) -> dict:
         """One phenotype (param tree of `PlainMLP`); `key=None` gives the mean network."""
-        keys = [None] * len(self.layers) if key is None else list(
-            jax.random.split(key, len(self.layers)))
-        out = {}
-        for layer, k in zip(self.layers, keys, strict=True):
-            if isinstance(layer, nn.Dense):
-                out[layer.name] = dict(layer.variables["params"])
-            else:
-                out[layer.name] = layer.develop(k)
-        return out
+        return develop_layers(self.layers, key)
 
     def kl(self, prior: priors.Prior, key: jax.Array | None, scope: str = "type_pair",
            num_samples: int = 1) -> jax.Array:
         """Sum of the SGB layers' KL(q || prior) (deterministic layers carry none)."""
-        sgb = [layer for layer in self.layers if isinstance(layer, SGBDense)]
-        keys = [None] * len(sgb) if key is None else list(jax.random.split(key, len(sgb)))
-        return sum(layer.kl(prior, k, scope, num_samples) for layer, k in zip(sgb, keys,
-                                                                                strict=True))
+        return kl_of_layers(self.layers, prior, key, scope, num_samples)
 
     def plain(self) -> PlainMLP:
         """The plain network that applies this genome's phenotypes."""
