@@ -17,6 +17,7 @@ from ml_collections import config_flags
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
+from sgb_jax.data import DataError  # noqa: E402
 from sgb_jax.supervised import config as config_lib  # noqa: E402
 from sgb_jax.supervised import train  # noqa: E402
 
@@ -32,7 +33,10 @@ def main(argv):
         config_lib.validate(config)
     except config_lib.ConfigError as err:
         sys.exit(f"invalid config: {err}")
-    summary = train.train_and_evaluate(config, _WORKDIR.value)
+    try:
+        summary = train.train_and_evaluate(config, _WORKDIR.value)
+    except DataError as err:
+        sys.exit(f"data unavailable: {err}")
     keys = ("compression_ratio", "innate_accuracy_mean", "innate_accuracy_sem",
             "num_individuals", "mean_network_accuracy", "train_seconds")
     print(json.dumps({k: summary[k] for k in keys}, indent=2))

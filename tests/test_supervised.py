@@ -1,5 +1,6 @@
 """Supervised SGB training on real MNIST: learning, exact resumption, NaN guard, config errors."""
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -89,6 +90,18 @@ def test_invalid_config_raises_error_naming_the_field(field, value, match):
         target[name] = value
     with pytest.raises(config_lib.ConfigError, match=match):
         config_lib.validate(config)
+
+
+def test_launcher_reports_missing_data_with_instructions(tmp_path):
+    env = {**os.environ, "SGB_RAW_DATA": str(tmp_path / "no_raw"),
+           "SGB_DATA_DIR": str(tmp_path / "no_prepared")}
+    proc = subprocess.run(
+        [sys.executable, "experiments/train_supervised.py", "--config=configs/mnist_sgb.py:test",
+         f"--workdir={tmp_path / 'wd'}"], cwd=REPO, capture_output=True, text=True, timeout=300,
+        env=env)
+    assert proc.returncode != 0
+    assert "data unavailable" in proc.stderr and "SGB_RAW_DATA" in proc.stderr
+    assert "Traceback" not in proc.stderr
 
 
 def test_launcher_reports_bad_config_without_traceback():
