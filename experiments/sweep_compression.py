@@ -26,12 +26,16 @@ def main(argv: list[str]) -> None:
     logging.set_verbosity(logging.WARNING)
     config = _CONFIG.value
     workdir = _WORKDIR.value or config.workdir
-    sweep.validate(config)
+    try:
+        sweep.validate(config)
+    except sweep.SweepConfigError as err:
+        raise SystemExit(f"invalid config: {err}") from None
     t0 = time.time()
-    if _TABLE_ONLY.value:
-        rows = sweep.collect(config, workdir)
-    else:
-        rows = sweep.run_sweep(config, workdir)
+    try:
+        rows = (sweep.collect(config, workdir) if _TABLE_ONLY.value
+                else sweep.run_sweep(config, workdir))
+    except data.DataError as err:
+        raise SystemExit(f"data unavailable: {err}") from None
     out = sweep.write_table(rows, workdir, data.dataset_label(config.dataset, config.raw_dir))
     for r in out["summary"]:
         print(f"{r['method']:5s} level {r['level']:>8s} {r['compression_ratio']:9.1f}x  innate "
