@@ -221,7 +221,10 @@ def plot_spectra(spectra_by_model: dict, path: str) -> None:
 def main(argv) -> None:
     del argv
     config = FLAGS.config
-    validate(config)
+    try:
+        validate(config)
+    except ValueError as err:  # config errors name the field
+        raise SystemExit(f"invalid config: {err}") from None
     os.makedirs(FLAGS.out, exist_ok=True)
     start = time.time()
     r = config.real

@@ -142,7 +142,10 @@ def plot(results: dict, path: str) -> None:
 def main(argv) -> None:
     del argv
     config = FLAGS.config
-    validate(config)
+    try:
+        validate(config)
+    except ValueError as err:  # config errors name the field
+        raise SystemExit(f"invalid config: {err}") from None
     os.makedirs(FLAGS.out, exist_ok=True)
     start = time.time()
     results = run_toys(config)

@@ -23,7 +23,10 @@ def main(argv: list[str]) -> None:
     del argv
     logging.set_verbosity(logging.INFO)
     config = _CONFIG.value
-    train.validate(config)
+    try:
+        train.validate(config)
+    except ValueError as err:  # config errors name the field
+        raise SystemExit(f"invalid config: {err}") from None
     train.check_compressible(config)
     summary = train.train_and_evaluate(config, _WORKDIR.value, method=_METHOD.value)
     print(json.dumps({k: v for k, v in summary.items() if k != "history"}, indent=1))
