@@ -13,7 +13,6 @@ from the config; Brax: plain MLPs of the same depth and width). SGB-PPO: `iterat
 
 from __future__ import annotations
 
-import functools
 import os
 import sys
 import time
@@ -24,9 +23,8 @@ from ml_collections import config_flags
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from sgb_jax.models import ACTIVATIONS  # noqa: E402
+from sgb_jax.rl import baseline, ppo  # noqa: E402
 from sgb_jax.rl import config as config_lib  # noqa: E402
-from sgb_jax.rl import networks, ppo  # noqa: E402
 
 _ITERS = flags.DEFINE_integer("iterations", 3, "Timed training iterations per trainer/epoch.")
 _EPOCHS = flags.DEFINE_integer("brax_epochs", 3, "Brax training epochs (the last is timed).")
@@ -52,11 +50,9 @@ def sgb_steps_per_second(config, iterations: int) -> tuple[float, list[float]]:
 
 def brax_steps_per_second(config, iterations: int, epochs: int) -> tuple[float, list[float]]:
     """Brax `ppo.train`'s own training/sps of its last epoch (all epochs listed)."""
-    from brax.training.agents.ppo import networks as ppo_networks
     from brax.training.agents.ppo import train as brax_ppo
 
     env = config_lib.make_env(config)
-    hidden = networks.hidden_sizes(config.network)
     p, e = config.ppo, config.env
     per_iteration = p.batch_size * p.num_minibatches * p.unroll_length * e.action_repeat
     sps: list[float] = []
@@ -65,18 +61,10 @@ def brax_steps_per_second(config, iterations: int, epochs: int) -> tuple[float, 
         if "training/sps" in metrics:
             sps.append(float(metrics["training/sps"]))
 
-    brax_ppo.train(
-        environment=env, num_timesteps=per_iteration * iterations * epochs, num_envs=p.num_envs,
-        episode_length=e.episode_length, action_repeat=e.action_repeat,
-        learning_rate=p.learning_rate, entropy_cost=p.entropy_cost, discounting=p.discounting,
-        unroll_length=p.unroll_length, batch_size=p.batch_size,
-        num_minibatches=p.num_minibatches, num_updates_per_batch=p.num_updates_per_batch,
-        normalize_observations=p.normalize_observations, reward_scaling=p.reward_scaling,
-        clipping_epsilon=p.clipping_epsilon, gae_lambda=p.gae_lambda,
-        network_factory=functools.partial(
-            ppo_networks.make_ppo_networks, policy_hidden_layer_sizes=hidden,
-            value_hidden_layer_sizes=hidden, activation=ACTIVATIONS[config.network.activation]),
-        seed=config.seed, num_evals=epochs + 1, num_eval_envs=8, progress_fn=progress)
+    kwargs = baseline.brax_train_kwargs(config, env)
+    kwargs.update(num_timesteps=per_iteration * iterations * epochs, num_evals=epochs + 1,
+                  num_eval_envs=8)
+    brax_ppo.train(**kwargs, progress_fn=progress)
     if not sps:
         raise RuntimeError("brax ppo.train reported no training/sps")
     return sps[-1], sps

@@ -23,26 +23,17 @@ from sgb_jax.rl import config as config_lib
 from sgb_jax.rl import networks
 
 
-def train_brax(config: ml_collections.ConfigDict, workdir: str | None = None,
-               log=print) -> dict:
-    """Run Brax `ppo.train` for `config` (any mode field is ignored); returns the summary dict."""
-    config_lib.validate(config)
-    env = config_lib.make_env(config)
+def brax_train_kwargs(config: ml_collections.ConfigDict, env) -> dict:
+    """Keyword arguments of Brax `ppo.train` matching `config` (network, PPO and eval settings).
+
+    One place for the mapping, so the baseline and the throughput bench run the same algorithm.
+    """
+    p, e = config.ppo, config.env
     hidden = networks.hidden_sizes(config.network)
     factory = functools.partial(
         ppo_networks.make_ppo_networks, policy_hidden_layer_sizes=hidden,
         value_hidden_layer_sizes=hidden, activation=ACTIVATIONS[config.network.activation])
-    p, e = config.ppo, config.env
-    history: list[list[float]] = []
-    t_start = time.time()
-
-    def progress(step: int, metrics: dict) -> None:
-        ret = float(metrics["eval/episode_reward"])
-        history.append([int(step), ret])
-        log(f"[brax {e.name}] env_steps {step} eval_return {ret:.2f} "
-            f"elapsed {time.time() - t_start:.0f}s")
-
-    brax_ppo.train(
+    return dict(
         environment=env, num_timesteps=p.num_timesteps, num_envs=p.num_envs,
         episode_length=e.episode_length, action_repeat=e.action_repeat,
         learning_rate=p.learning_rate, entropy_cost=p.entropy_cost, discounting=p.discounting,
@@ -53,7 +44,26 @@ def train_brax(config: ml_collections.ConfigDict, workdir: str | None = None,
         max_grad_norm=p.max_grad_norm, normalize_advantage=p.normalize_advantage,
         vf_loss_coefficient=p.vf_coefficient, network_factory=factory, seed=config.seed,
         num_evals=max(config.eval.num_evals, 2), num_eval_envs=config.eval.num_eval_envs,
-        deterministic_eval=config.eval.deterministic, progress_fn=progress)
+        deterministic_eval=config.eval.deterministic)
+
+
+def train_brax(config: ml_collections.ConfigDict, workdir: str | None = None,
+               log=print) -> dict:
+    """Run Brax `ppo.train` for `config` (any mode field is ignored); returns the summary dict."""
+    config_lib.validate(config)
+    env = config_lib.make_env(config)
+    hidden = networks.hidden_sizes(config.network)
+    p, e = config.ppo, config.env
+    history: list[list[float]] = []
+    t_start = time.time()
+
+    def progress(step: int, metrics: dict) -> None:
+        ret = float(metrics["eval/episode_reward"])
+        history.append([int(step), ret])
+        log(f"[brax {e.name}] env_steps {step} eval_return {ret:.2f} "
+            f"elapsed {time.time() - t_start:.0f}s")
+
+    brax_ppo.train(**brax_train_kwargs(config, env), progress_fn=progress)
     obs_size = int(env.observation_size)
     plain = sum(compression.plain_mlp_param_count((obs_size, *hidden, n))
                 for n in (2 * env.action_size, 1))
