@@ -12,6 +12,7 @@ with exactly the parameters of an uninterrupted run.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import time
@@ -103,17 +104,19 @@ def make_train_step(loss_fn, optimizer: optax.GradientTransformation):
     return train_step
 
 
+@functools.partial(jax.jit, static_argnums=0)
+def _num_correct(plain: nn.Module, phenotypes, xb: jax.Array, yb: jax.Array) -> jax.Array:
+    # Module-level and keyed on the (hashable) plain network, so every chunk of individuals and the
+    # mean network reuse one compilation instead of re-tracing a fresh closure per call.
+    logits = jax.vmap(lambda p: plain.apply({"params": p}, xb))(phenotypes)
+    return jnp.sum(jnp.argmax(logits, -1) == yb[None], axis=1)
+
+
 def accuracy_of_population(model: nn.Module, phenotypes, x: jax.Array, y: jax.Array,
                            batch: int = 2000) -> np.ndarray:
     """Test accuracy of every individual of a stacked population (one vmapped call per batch)."""
     plain = model.plain()
-
-    @jax.jit
-    def correct(ph, xb, yb):
-        logits = jax.vmap(lambda p: plain.apply({"params": p}, xb))(ph)
-        return jnp.sum(jnp.argmax(logits, -1) == yb[None], axis=1)
-
-    total = sum(np.asarray(correct(phenotypes, x[i:i + batch], y[i:i + batch]))
+    total = sum(np.asarray(_num_correct(plain, phenotypes, x[i:i + batch], y[i:i + batch]))
                 for i in range(0, x.shape[0], batch))
     return total / x.shape[0]
 
