@@ -7,8 +7,9 @@ Both trainers run in this one process, one after the other, on the same config (
 from the config; Brax: plain MLPs of the same depth and width). SGB-PPO: `iterations` jitted
 `ppo.train_step` calls timed one by one after two warm-up calls (fastest kept). Brax: `ppo.train` over
 `brax_epochs` training epochs of `iterations` steps each; its own `training/sps` of the last epoch
-(training only, no compile, no evaluation) is used. Prints
-`sgb_ppo/brax_ppo steps per second: <r>x`.
+(training only, no compile, no evaluation) is used. Our trainer in `deterministic` mode (plain MLPs)
+is timed too, to separate the trainer's own overhead from the cost of development. Prints
+`deterministic/brax_ppo steps per second: <r>x` and `sgb_ppo/brax_ppo steps per second: <r>x`.
 """
 
 from __future__ import annotations
@@ -86,9 +87,15 @@ def main(argv):
     sgb, times = sgb_steps_per_second(config, _ITERS.value)
     print(f"sgb_ppo: {sgb:.0f} env steps/s (iteration seconds, 2 warm-ups first: "
           + ", ".join(f"{t:.2f}" for t in times) + ")")
+    det_config = config.copy_and_resolve_references()
+    det_config.mode = "deterministic"
+    det, det_times = sgb_steps_per_second(det_config, _ITERS.value)
+    print(f"deterministic (our trainer, plain MLP): {det:.0f} env steps/s (iteration seconds: "
+          + ", ".join(f"{t:.2f}" for t in det_times) + ")")
     brax, all_sps = brax_steps_per_second(config, _ITERS.value, _EPOCHS.value)
     print(f"brax_ppo: {brax:.0f} env steps/s (per epoch: "
           + ", ".join(f"{s:.0f}" for s in all_sps) + ")")
+    print(f"deterministic/brax_ppo steps per second: {det / brax:.2f}x")
     print(f"sgb_ppo/brax_ppo steps per second: {sgb / brax:.2f}x")
 
 

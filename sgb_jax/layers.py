@@ -92,21 +92,36 @@ class SGBDense(nn.Module):
         eps = jax.random.normal(self.make_rng("noise"), mean.shape, mean.dtype)
         return mean + jnp.sqrt(var) * eps
 
-    def develop(self, key: jax.Array | None) -> dict[str, jax.Array]:
-        """Exact development of one phenotype; `key=None` gives the mean network."""
+    def noise(self, key: jax.Array) -> dict[str, jax.Array]:
+        """The standard-normal draws `eps` of one individual (`W = mu + sigma * eps`)."""
+        kw, kb = jax.random.split(key)
+        out = {"kernel": jax.random.normal(kw, (self.in_features, self.features))}
+        if self.use_bias:
+            out["bias"] = jax.random.normal(kb, (self.features,))
+        return out
+
+    def develop_from_noise(self, eps: dict[str, jax.Array] | None) -> dict[str, jax.Array]:
+        """Phenotype `mu + sigma * eps` for given draws (`None`: the mean network).
+
+        Lets a caller draw `eps` once and develop it again later (e.g. after a genome update)
+        without paying for the random numbers twice; `develop(key)` is this of `noise(key)`.
+        """
         t_in, t_out = jnp.asarray(self.t_in), jnp.asarray(self.t_out)
         kernel = self.mu[t_in][:, t_out]
         b_mu, b_sigma = self._bias()
         bias = b_mu[t_out]
-        if key is not None:
-            kw, kb = jax.random.split(key)
-            sigma = nn.softplus(self.rho)[t_in][:, t_out]
-            kernel = kernel + sigma * jax.random.normal(kw, kernel.shape, kernel.dtype)
-            bias = bias + b_sigma[t_out] * jax.random.normal(kb, bias.shape, bias.dtype)
+        if eps is not None:
+            kernel = kernel + nn.softplus(self.rho)[t_in][:, t_out] * eps["kernel"]
+            if self.use_bias:
+                bias = bias + b_sigma[t_out] * eps["bias"]
         out = {"kernel": kernel}
         if self.use_bias:
             out["bias"] = bias
         return out
+
+    def develop(self, key: jax.Array | None) -> dict[str, jax.Array]:
+        """Exact development of one phenotype; `key=None` gives the mean network."""
+        return self.develop_from_noise(None if key is None else self.noise(key))
 
     def kl(self, prior: priors.Prior, key: jax.Array | None, scope: str = "type_pair",
            num_samples: int = 1) -> jax.Array:
@@ -164,22 +179,31 @@ class SGBConv(nn.Module):
         t = [jnp.asarray(a) for a in self.axis_types]
         return table[t[0]][:, t[1]][:, :, t[2]][:, :, :, t[3]]
 
-    def develop(self, key: jax.Array | None) -> dict[str, jax.Array]:
-        kernel = self._expand(self.mu)
-        t_out = jnp.asarray(self.axis_types[3])
-        out = {}
-        if key is not None:
-            kw, kb = jax.random.split(key)
-            sigma = self._expand(nn.softplus(self.rho))
-            kernel = kernel + sigma * jax.random.normal(kw, kernel.shape, kernel.dtype)
-        out["kernel"] = kernel
+    def noise(self, key: jax.Array) -> dict[str, jax.Array]:
+        """The standard-normal draws of one individual's kernel (and bias)."""
+        kw, kb = jax.random.split(key)
+        kh, kw_size = self.kernel_size
+        out = {"kernel": jax.random.normal(kw, (kh, kw_size, self.in_features, self.features))}
         if self.use_bias:
-            bias = self.bias_mu[t_out]
-            if key is not None:
-                bias = bias + nn.softplus(self.bias_rho)[t_out] * jax.random.normal(
-                    kb, bias.shape, bias.dtype)
+            out["bias"] = jax.random.normal(kb, (self.features,))
+        return out
+
+    def develop_from_noise(self, eps: dict[str, jax.Array] | None) -> dict[str, jax.Array]:
+        """Phenotype `mu + sigma * eps` for given draws (`None`: the mean network)."""
+        kernel = self._expand(self.mu)
+        if eps is not None:
+            kernel = kernel + self._expand(nn.softplus(self.rho)) * eps["kernel"]
+        out = {"kernel": kernel}
+        if self.use_bias:
+            bias = self.bias_mu[jnp.asarray(self.axis_types[3])]
+            if eps is not None:
+                bias = bias + nn.softplus(self.bias_rho)[jnp.asarray(self.axis_types[3])] \
+                    * eps["bias"]
             out["bias"] = bias
         return out
+
+    def develop(self, key: jax.Array | None) -> dict[str, jax.Array]:
+        return self.develop_from_noise(None if key is None else self.noise(key))
 
     def __call__(self, x: jax.Array, deterministic: bool = False) -> jax.Array:
         phen = self.develop(None if deterministic else self.make_rng("noise"))

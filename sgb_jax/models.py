@@ -28,18 +28,35 @@ def activation_fn(name: str) -> Callable[[jax.Array], jax.Array]:
     return ACTIVATIONS[name]
 
 
+def _is_sgb(layer: nn.Module) -> bool:
+    return isinstance(layer, (SGBDense, SGBConv))
+
+
+def noise_of_layers(layers: Sequence[nn.Module], key: jax.Array) -> dict:
+    """One individual's standard-normal draws `{name: eps}` for the SGB layers of a stack (one key
+    per layer, as `develop_layers` splits them)."""
+    keys = jax.random.split(key, len(layers))
+    return {layer.name: layer.noise(k) for layer, k in zip(layers, keys, strict=True)
+            if _is_sgb(layer)}
+
+
+def develop_layers_from_noise(layers: Sequence[nn.Module], noise: dict | None) -> dict:
+    """Phenotype of a stack from given draws (`None`: mean network); deterministic layers
+    contribute their own params unchanged."""
+    return {layer.name: layer.develop_from_noise(None if noise is None else noise[layer.name])
+            if _is_sgb(layer) else dict(layer.variables["params"]) for layer in layers}
+
+
 def develop_layers(layers: Sequence[nn.Module], key: jax.Array | None) -> dict:
     """Phenotype of a stack of layers: SGB layers develop (one key each, `None` = mean network),
     deterministic layers contribute their own params unchanged."""
-    keys = [None] * len(layers) if key is None else list(jax.random.split(key, len(layers)))
-    return {layer.name: layer.develop(k) if isinstance(layer, (SGBDense, SGBConv))
-            else dict(layer.variables["params"]) for layer, k in zip(layers, keys, strict=True)}
+    return develop_layers_from_noise(layers, None if key is None else noise_of_layers(layers, key))
 
 
 def kl_of_layers(layers: Sequence[nn.Module], prior: priors.Prior, key: jax.Array | None,
                  scope: str, num_samples: int) -> jax.Array:
     """Sum of KL(q || prior) over the SGB layers of a stack (deterministic layers carry none)."""
-    sgb = [layer for layer in layers if isinstance(layer, (SGBDense, SGBConv))]
+    sgb = [layer for layer in layers if _is_sgb(layer)]
     keys = [None] * len(sgb) if key is None else list(jax.random.split(key, len(sgb)))
     return sum((layer.kl(prior, k, scope, num_samples) for layer, k in zip(sgb, keys, strict=True)),
                jnp.float32(0.0))
@@ -110,6 +127,14 @@ class SGBMLP(nn.Module):
     def develop(self, key: jax.Array | None) -> dict:
         """One phenotype (param tree of `PlainMLP`); `key=None` gives the mean network."""
         return develop_layers(self.layers, key)
+
+    def noise(self, key: jax.Array) -> dict:
+        """One individual's draws: `develop(key) == develop_from_noise(noise(key))`."""
+        return noise_of_layers(self.layers, key)
+
+    def develop_from_noise(self, noise: dict | None) -> dict:
+        """Phenotype from draws made earlier (`None`: the mean network)."""
+        return develop_layers_from_noise(self.layers, noise)
 
     def kl(self, prior: priors.Prior, key: jax.Array | None, scope: str = "type_pair",
            num_samples: int = 1) -> jax.Array:

@@ -15,6 +15,8 @@ import pytest
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
+from brax.envs.base import State  # noqa: E402
+
 from sgb_jax.rl import baseline, networks, ppo  # noqa: E402
 from sgb_jax.rl import config as config_lib  # noqa: E402
 
@@ -48,6 +50,7 @@ def _quiet(*_):
     ("ppo.num_envs", 48, "divisible by ppo.num_envs"),
     ("mode", "sbg", "mode"),
     ("env.backend", "physx", "env.backend"),
+    ("development.individuals_per_env", 1, "development.individuals_per_env"),
 ])
 def test_bad_config_clear_error(field, value, match):
     c = fast_config()
@@ -76,25 +79,46 @@ def small_config(**ppo_overrides):
 
 
 def test_stored_keys_reproduce_acting_connectome_and_loss_adds_kl():
-    # 7-step episodes end inside 5-step segments, so both stored individuals (key_a, key_b) act.
+    # 7-step episodes end inside 5-step segments, so both stored individuals (a, b) act.
     c = small_config()
     c.kl.c3 = 0.5
+    c.development.individuals_per_env = 3
     setup = ppo.build(c)
     state, env_state = ppo.initial_state(setup)
-    _, data = jax.jit(lambda s, e, k: ppo.collect(setup, s, e, k))(
-        state, env_state, jax.random.PRNGKey(3))
-    use_b = np.asarray(data.observation["use_b"])
+
+    @jax.jit
+    def rollout(state, env_state, key):
+        env_state = ppo.new_individuals(env_state, jax.random.fold_in(key, 1), 3)
+        bank = setup.noise_bank(state.params, env_state)
+        _, data = ppo.collect(setup, state, env_state, key, bank)
+        return env_state.info["individual_keys"], bank, data
+
+    keys, bank, data = rollout(state, env_state, jax.random.PRNGKey(3))
+    obs = data.observation
+    use_b = np.asarray(obs["use_b"])
     assert 0.1 < use_b.mean() < 0.9
-    # Within a row (one env's segment) the keys are constant: one individual per row and key.
-    key_a = np.asarray(data.observation["key_a"])
-    np.testing.assert_array_equal(key_a, np.broadcast_to(key_a[:, :1], key_a.shape))
-    # The loss path (Brax's time-major batch, development from stored keys) gives the acting
+    # Within a row (one env's segment) the indices are constant: one individual per row and slot.
+    index_a = np.asarray(obs["index_a"])
+    np.testing.assert_array_equal(index_a, np.broadcast_to(index_a[:, :1], index_a.shape))
+    # The loss path (Brax's time-major batch, development from the bank) gives the acting
     # log-probabilities back before any update.
     tm = jax.tree_util.tree_map(lambda x: jnp.swapaxes(x, 0, 1), data)
-    logits = setup.policy_apply(state.normalizer_params, state.params["policy"], tm.observation)
+    logits = setup.policy_apply(state.normalizer_params, state.params["policy"], tm.observation,
+                                bank)
     log_prob = setup.models.action_distribution.log_prob(
         logits, tm.extras["policy_extras"]["raw_action"])
     np.testing.assert_allclose(log_prob, tm.extras["policy_extras"]["log_prob"], atol=1e-4)
+    # The stored developmental key of a row's individual, developed the ordinary way
+    # (`develop_policy(genome, key)`), is the connectome that acted.
+    flat_keys = np.asarray(keys).reshape(-1, 2)
+    acted = np.asarray(data.extras["policy_extras"]["distribution_params"])
+    for row in (0, 5, 11):
+        for t in range(use_b.shape[1]):
+            idx = obs["index_b" if use_b[row, t] else "index_a"][row, t]
+            phen = setup.models.develop_policy(state.params["policy"], flat_keys[int(idx)])
+            out = setup.models.apply_policy(phen, state.normalizer_params,
+                                            obs["state"][row, t])
+            np.testing.assert_allclose(out, acted[row, t], atol=1e-5)
     # Different individuals really act differently (the connectome is not the mean network).
     mean_logits = setup.models.apply_policy(
         setup.models.develop_policy(state.params["policy"], None), state.normalizer_params,
@@ -102,11 +126,44 @@ def test_stored_keys_reproduce_acting_connectome_and_loss_adds_kl():
     assert float(jnp.abs(mean_logits - logits).max()) > 1e-3
     # Loss = Brax PPO loss + c3 * (KL(actor) + KL(critic)).
     _, m = jax.jit(setup.loss_fn)(state.params, state.normalizer_params, data,
-                                  jax.random.PRNGKey(1))
+                                  jax.random.PRNGKey(1), bank)
     ppo_part = float(m["policy_loss"] + m["v_loss"] + m["entropy_loss"])
     assert float(m["genome_kl"]) > 0
     np.testing.assert_allclose(float(m["total_loss"]) - ppo_part, 0.5 * float(m["genome_kl"]),
                                rtol=1e-4)
+
+
+def test_individuals_carry_over_iterations_and_overflow_keeps_last():
+    """Slot 0 of a new iteration is the individual the env was hosting; with K slots used up the
+    env keeps its last individual instead of reading another env's."""
+    k = 2
+    obs = {"index_a": jnp.array([0, 3]), "index_b": jnp.array([1, 3]),
+           "use_b": jnp.array([1.0, 1.0])}
+    keys = jax.random.split(jax.random.PRNGKey(0), 4).reshape(2, 2, 2)
+    rotated = ppo._rotate(obs, k)
+    np.testing.assert_array_equal(rotated["index_a"], [1, 3])
+    np.testing.assert_array_equal(rotated["index_b"], [1, 3])  # env 1 has no fresh slot left
+    state = State(pipeline_state=None, obs=obs, reward=jnp.zeros(2), done=jnp.zeros(2),
+                  info={"individual_keys": keys})
+    new = ppo.new_individuals(state, jax.random.PRNGKey(1), k)
+    np.testing.assert_array_equal(new.info["individual_keys"][:, 0], keys.reshape(4, 2)[jnp.array([1, 3])])
+    np.testing.assert_array_equal(new.obs["index_a"], [0, 2])
+    np.testing.assert_array_equal(new.obs["index_b"], [1, 3])
+    assert not np.array_equal(new.info["individual_keys"][:, 1], keys[:, 1])
+
+
+def test_noise_bank_development_equals_develop_from_key():
+    c = small_config()
+    models = ppo.build(c).models
+    params = models.init(jax.random.PRNGKey(0))
+    key = jax.random.PRNGKey(7)
+    eps = models.noise(params, key)
+    for name, from_noise, from_key in (
+            ("policy", models.develop_policy_from_noise, models.develop_policy),
+            ("value", models.develop_value_from_noise, models.develop_value)):
+        a, b = from_noise(params[name], eps[name]), from_key(params[name], key)
+        for x, y in zip(jax.tree_util.tree_leaves(a), jax.tree_util.tree_leaves(b), strict=True):
+            np.testing.assert_array_equal(np.asarray(x), np.asarray(y))
 
 
 def test_kl_gradient_reaches_mu_and_rho():

@@ -81,6 +81,11 @@ def validate(config: ml_collections.ConfigDict) -> None:
     for field in ("num_timesteps", "num_envs", "batch_size", "num_minibatches",
                   "unroll_length", "num_updates_per_batch"):
         _positive_int(p[field], f"ppo.{field}")
+    _positive_int(config.development.individuals_per_env, "development.individuals_per_env")
+    if config.development.individuals_per_env < 2:
+        raise ConfigError("development.individuals_per_env must be >= 2 (the individual acting at "
+                          "the start of an iteration plus at least one for the next episode), "
+                          f"got {config.development.individuals_per_env}")
     if (p.batch_size * p.num_minibatches) % p.num_envs:
         raise ConfigError(f"ppo.batch_size * ppo.num_minibatches ({p.batch_size} * "
                           f"{p.num_minibatches}) must be divisible by ppo.num_envs "
@@ -129,6 +134,11 @@ def default_config() -> ml_collections.ConfigDict:
         discounting=0.97, reward_scaling=10.0, gae_lambda=0.95, clipping_epsilon=0.3,
         normalize_observations=True, normalize_advantage=True, vf_coefficient=0.5))
     c.ppo.max_grad_norm = ml_collections.config_dict.placeholder(float)
+    # Individuals each environment can host within one training iteration (their draws are made
+    # once per iteration): the one acting at its start plus one per later episode. An environment
+    # that ends more episodes than that in one iteration keeps its last individual (counted as
+    # `individual_overflow` in the metrics).
+    c.development = ml_collections.ConfigDict(dict(individuals_per_env=2))
     c.eval = ml_collections.ConfigDict(dict(num_evals=10, num_eval_envs=128,
                                             deterministic=False))
     c.checkpoint = ml_collections.ConfigDict(dict(every=10, keep=2))

@@ -86,6 +86,23 @@ class PPOModels:
         k = None if key is None else jax.random.fold_in(key, VALUE_FOLD)
         return self.value_model.apply({"params": genome}, k, method="develop")
 
+    def noise(self, params: dict[str, Genome], key: jax.Array) -> dict[str, Any]:
+        """One individual's standard-normal draws `{'policy', 'value'}` (SGB mode), such that
+        `develop_policy(g, key) == develop_policy_from_noise(g, noise(params, key)['policy'])`;
+        likewise the critic. Only the shapes of `params` are read."""
+        return {"policy": self.policy_model.apply(
+                    {"params": params["policy"]}, jax.random.fold_in(key, POLICY_FOLD),
+                    method="noise"),
+                "value": self.value_model.apply(
+                    {"params": params["value"]}, jax.random.fold_in(key, VALUE_FOLD),
+                    method="noise")}
+
+    def develop_policy_from_noise(self, genome: Genome, noise: Any) -> Phenotype:
+        return self.policy_model.apply({"params": genome}, noise, method="develop_from_noise")
+
+    def develop_value_from_noise(self, genome: Genome, noise: Any) -> Phenotype:
+        return self.value_model.apply({"params": genome}, noise, method="develop_from_noise")
+
     def apply_policy(self, phenotype: Phenotype, normalizer_params: Any,
                      obs: jax.Array) -> jax.Array:
         """Distribution parameters `(..., 2 * action_size)` of one phenotype."""

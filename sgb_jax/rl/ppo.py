@@ -5,23 +5,28 @@ Paper eq. (5): `L(theta) = L_PPO(theta) + c3 * (KL(q(W_actor | theta) || p) + KL
 `SGBMLP.kl`. We compose Brax's public pieces: `envs.training.wrap` (episodes, auto-reset, vmap),
 `acting.generate_unroll` and `acting.Evaluator`, `running_statistics`, `compute_ppo_loss`.
 
-How an individual's developmental key reaches Brax's loss. `compute_ppo_loss` calls
-`policy_apply(normalizer_params, params, observation)` and gives it no key, so the key travels in the
-observation pytree: `DevelopmentWrapper` turns each environment's observation into
-`{'state': obs, 'key_a', 'key_b', 'use_b'}`. Every environment hosts one individual:
+How an individual reaches Brax's loss. `compute_ppo_loss` calls
+`policy_apply(normalizer_params, params, observation)` and gives it no key, so the individual travels
+in the observation pytree: `DevelopmentWrapper` turns each environment's observation into
+`{'state': obs, 'index_a', 'index_b', 'use_b'}`, indices into this iteration's *noise bank*.
 
-* at the start of each unroll segment (`_rotate`) the environment's current key becomes `key_a`
-  and a fresh spare key `key_b` is drawn; `use_b = 0`;
-* when the environment's episode ends, `use_b` becomes 1: the new episode is played by a new
-  individual, developed from `key_b` (drawn at that reset). The only approximation: a second
-  episode end inside the same segment keeps `key_b` (one spare individual per segment).
+* At the start of every iteration (`new_individuals`) each environment gets
+  `development.individuals_per_env = K` developmental keys: slot 0 is the individual it is hosting
+  (carried over, so an episode keeps its connectome across iterations), slots 1.. are fresh. The
+  bank holds their standard-normal draws `eps` (actor and critic), drawn once per iteration; an
+  individual's phenotype is `W = mu + sigma * eps`, exactly `develop(key)` (DESIGN.md §3). Drawing
+  once and re-developing from the bank, rather than re-drawing from keys in every minibatch row,
+  is what makes SGB mode affordable (the random numbers were ~99% of its cost).
+* At the start of each unroll segment (`_rotate`) the individual in use becomes `index_a` and the
+  next slot `index_b`; when the episode ends, `use_b` becomes 1 and the new episode is played by
+  `index_b`. A second episode end inside the same segment, or more than `K - 1` in one iteration,
+  keeps the current individual (metric `individual_overflow`).
 
-Keys are constant along a segment, and a segment is exactly one row of Brax's minibatch layout
-`[rows, unroll_length]`, so acting develops two phenotypes per environment once per segment and the
-loss develops two per row (vmapped over rows) from the stored keys; pi_old and pi_new thus use the
-same connectome, and the gradient reaches `mu` and `rho` through `W = mu + sigma * eps(key)`.
-The critic is developed from the same individual key. In `deterministic` mode development is the
-identity and the same code trains a plain MLP.
+Indices are constant along a segment, and a segment is exactly one row of Brax's minibatch layout
+`[rows, unroll_length]`, so the loss develops two phenotypes per row (vmapped over rows) from the
+bank; pi_old and pi_new thus use the same connectome, and the gradient reaches `mu` and `rho`
+through `W = mu + sigma * eps`. The critic is developed from the same individual key. In
+`deterministic` mode development is the identity and the same code trains a plain MLP.
 """
 
 from __future__ import annotations
@@ -51,19 +56,24 @@ from sgb_jax.checkpoint import Checkpointer
 from sgb_jax.rl import config as config_lib
 from sgb_jax.rl import networks
 
-DEV_FIELDS = ("key_a", "key_b", "use_b")
+DEV_FIELDS = ("index_a", "index_b", "use_b")
 _DEV_SALT = 0x5B6  # separates developmental keys from the env's own reset randomness
+Bank = Any  # {'policy': eps tree, 'value': eps tree}, leading axis num_envs * K
 
 
 class DevelopmentWrapper(envs.Wrapper):
-    """Adds each environment's individual (developmental keys) to a batched env's observation."""
+    """Adds each environment's individual (indices into the noise bank) to a batched env's
+    observation; the individuals' keys live in `info['individual_keys']` `[E, K, 2]`."""
+
+    def __init__(self, env: envs.Env, individuals_per_env: int):
+        super().__init__(env)
+        self.k = individuals_per_env
 
     def reset(self, rng: jax.Array) -> envs.State:
         state = self.env.reset(rng)
-        keys = jax.vmap(lambda k: jax.random.split(jax.random.fold_in(k, _DEV_SALT)))(rng)
-        obs = {"state": state.obs, "key_a": keys[:, 0], "key_b": keys[:, 1],
-               "use_b": jnp.zeros(rng.shape[0], jnp.float32)}
-        return state.replace(obs=obs)
+        keys = jax.vmap(lambda r: jax.random.split(jax.random.fold_in(r, _DEV_SALT), self.k))(rng)
+        obs = {"state": state.obs, **_first_slots(rng.shape[0], self.k)}
+        return state.replace(obs=obs, info={**state.info, "individual_keys": keys})
 
     def step(self, state: envs.State, action: jax.Array) -> envs.State:
         dev = state.obs
@@ -72,12 +82,29 @@ class DevelopmentWrapper(envs.Wrapper):
         return nstate.replace(obs={**dev, "state": nstate.obs, "use_b": use_b})
 
 
-def _rotate(obs: dict, key: jax.Array) -> dict:
-    """Segment start: the current individual becomes `key_a`; draw a spare `key_b`."""
-    switched = obs["use_b"][:, None] > 0
-    key_a = jnp.where(switched, obs["key_b"], obs["key_a"])
-    return {**obs, "key_a": key_a, "key_b": jax.random.split(key, key_a.shape[0]),
+def _first_slots(num_envs: int, k: int) -> dict:
+    base = jnp.arange(num_envs, dtype=jnp.int32) * k
+    return {"index_a": base, "index_b": base + 1, "use_b": jnp.zeros(num_envs, jnp.float32)}
+
+
+def _rotate(obs: dict, k: int) -> dict:
+    """Segment start: the individual in use becomes `index_a`, the env's next slot `index_b`."""
+    index_a = jnp.where(obs["use_b"] > 0, obs["index_b"], obs["index_a"])
+    last = index_a // k * k + k - 1
+    return {**obs, "index_a": index_a, "index_b": jnp.minimum(index_a + 1, last),
             "use_b": jnp.zeros_like(obs["use_b"])}
+
+
+def new_individuals(env_state: envs.State, key: jax.Array, k: int) -> envs.State:
+    """Iteration start: slot 0 = the individual each env is hosting, slots 1.. fresh keys."""
+    obs, keys = env_state.obs, env_state.info["individual_keys"]
+    n = keys.shape[0]
+    current = jnp.where(obs["use_b"] > 0, obs["index_b"], obs["index_a"])
+    hosted = keys.reshape(n * k, *keys.shape[2:])[current]
+    fresh = jax.random.split(key, n * (k - 1)).reshape(n, k - 1, *keys.shape[2:])
+    keys = jnp.concatenate([hosted[:, None], fresh], axis=1)
+    return env_state.replace(obs={**obs, **_first_slots(n, k)},
+                             info={**env_state.info, "individual_keys": keys})
 
 
 def _select(use_b: jax.Array, out_b: jax.Array, out_a: jax.Array) -> jax.Array:
@@ -85,24 +112,28 @@ def _select(use_b: jax.Array, out_b: jax.Array, out_a: jax.Array) -> jax.Array:
     return jnp.where(sel, out_b, out_a)
 
 
-def individuals_apply(develop: Callable, apply: Callable, genome: Any, normalizer_params: Any,
-                      obs: dict) -> jax.Array:
-    """Apply each environment's own phenotype, developed from the keys stored in `obs`.
+def _take(bank: Any, index: jax.Array) -> Any:
+    return jax.tree_util.tree_map(lambda b: b[index], bank)
+
+
+def individuals_apply(develop_from_noise: Callable, apply: Callable, genome: Any, bank: Any,
+                      normalizer_params: Any, obs: dict) -> jax.Array:
+    """Apply each environment's own phenotype, developed from the bank draws `obs` points to.
 
     `obs['state']` is `[E, d]` (acting, terminal observations) or time-major `[T, E, d]` (loss
-    batches); keys are constant along T, so each row develops once.
+    batches); indices are constant along T, so each row develops once per slot.
     """
     x = obs["state"]
-    key_a, key_b = obs["key_a"], obs["key_b"]
+    index_a, index_b = obs["index_a"], obs["index_b"]
     axis = 0
     if x.ndim == 3:
-        key_a, key_b, axis = key_a[0], key_b[0], 1
+        index_a, index_b, axis = index_a[0], index_b[0], 1
 
-    def one(key, xs):
-        return apply(develop(genome, key), normalizer_params, xs)
+    def one(eps, xs):
+        return apply(develop_from_noise(genome, eps), normalizer_params, xs)
 
     run = jax.vmap(one, in_axes=(0, axis), out_axes=axis)
-    return _select(obs["use_b"], run(key_b, x), run(key_a, x))
+    return _select(obs["use_b"], run(_take(bank, index_b), x), run(_take(bank, index_a), x))
 
 
 @flax.struct.dataclass
@@ -138,24 +169,36 @@ class Setup:
     steps_per_iteration: int
     num_iterations: int
 
-    def policy_apply(self, normalizer_params, genome, obs):
+    def policy_apply(self, normalizer_params, genome, obs, bank: Bank | None = None):
         m = self.models
         if not m.is_sgb:
             return m.apply_policy(genome, normalizer_params, obs["state"])
-        return individuals_apply(m.develop_policy, m.apply_policy, genome, normalizer_params, obs)
+        return individuals_apply(m.develop_policy_from_noise, m.apply_policy, genome,
+                                 bank["policy"], normalizer_params, obs)
 
-    def value_apply(self, normalizer_params, genome, obs):
+    def value_apply(self, normalizer_params, genome, obs, bank: Bank | None = None):
         m = self.models
         if not m.is_sgb:
             return m.apply_value(genome, normalizer_params, obs["state"])
-        return individuals_apply(m.develop_value, m.apply_value, genome, normalizer_params, obs)
+        return individuals_apply(m.develop_value_from_noise, m.apply_value, genome,
+                                 bank["value"], normalizer_params, obs)
 
-    def acting_policy(self, genome: Any, normalizer_params: Any, dev_obs: dict) -> Callable:
+    def noise_bank(self, params: dict, env_state: envs.State) -> Bank | None:
+        """Draws of every individual the environments may host this iteration (SGB mode)."""
+        if not self.models.is_sgb:
+            return None
+        keys = env_state.info["individual_keys"]
+        flat = keys.reshape(-1, *keys.shape[2:])
+        return jax.vmap(self.models.noise, in_axes=(None, 0))(params, flat)
+
+    def acting_policy(self, genome: Any, normalizer_params: Any, dev_obs: dict,
+                      bank: Bank | None) -> Callable:
         """Brax policy `(obs, key) -> (action, extras)`; phenotypes developed once per segment."""
         m, dist = self.models, self.models.action_distribution
         if m.is_sgb:
-            dev = jax.vmap(m.develop_policy, in_axes=(None, 0))
-            phen_a, phen_b = dev(genome, dev_obs["key_a"]), dev(genome, dev_obs["key_b"])
+            dev = jax.vmap(m.develop_policy_from_noise, in_axes=(None, 0))
+            phen_a = dev(genome, _take(bank["policy"], dev_obs["index_a"]))
+            phen_b = dev(genome, _take(bank["policy"], dev_obs["index_b"]))
             run = jax.vmap(m.apply_policy, in_axes=(0, None, 0))
 
         def policy(obs, key_sample):
@@ -201,7 +244,8 @@ def build(config: ml_collections.ConfigDict) -> Setup:
     config_lib.validate_for_env(config, obs_size)
     e, p = config.env, config.ppo
     env = DevelopmentWrapper(envs.training.wrap(raw_env, episode_length=e.episode_length,
-                                                action_repeat=e.action_repeat))
+                                                action_repeat=e.action_repeat),
+                             config.development.individuals_per_env)
     eval_env = envs.training.wrap(raw_env, episode_length=e.episode_length,
                                   action_repeat=e.action_repeat)
     models = networks.make_models(config, obs_size, action_size)
@@ -220,15 +264,18 @@ def build(config: ml_collections.ConfigDict) -> Setup:
 
 
 def make_loss(setup: Setup) -> Callable:
-    """`loss(params, normalizer_params, data, key) -> (total, metrics)`: PPO + c3 * genome KL."""
+    """`loss(params, normalizer_params, data, key, bank) -> (total, metrics)`: PPO + c3 * KL."""
     p, kl_cfg = setup.config.ppo, setup.config.kl
-    ppo_network = ppo_networks.PPONetworks(
-        policy_network=brax_networks.FeedForwardNetwork(init=None, apply=setup.policy_apply),
-        value_network=brax_networks.FeedForwardNetwork(init=None, apply=setup.value_apply),
-        parametric_action_distribution=setup.models.action_distribution)
 
-    def loss(params, normalizer_params, data, key):
+    def loss(params, normalizer_params, data, key, bank=None):
         k_ppo, k_kl = jax.random.split(key)
+        # The bank is data, not a parameter: built per call so the applies close over it.
+        ppo_network = ppo_networks.PPONetworks(
+            policy_network=brax_networks.FeedForwardNetwork(
+                init=None, apply=lambda n, g, o: setup.policy_apply(n, g, o, bank)),
+            value_network=brax_networks.FeedForwardNetwork(
+                init=None, apply=lambda n, g, o: setup.value_apply(n, g, o, bank)),
+            parametric_action_distribution=setup.models.action_distribution)
         ppo_loss, metrics = ppo_losses.compute_ppo_loss(
             ppo_losses.PPONetworkParams(policy=params["policy"], value=params["value"]),
             normalizer_params, data, k_ppo, ppo_network, entropy_cost=p.entropy_cost,
@@ -250,20 +297,21 @@ def init_state(setup: Setup, key: jax.Array) -> TrainState:
                       key=jax.random.fold_in(key, 1), iteration=jnp.zeros((), jnp.int32))
 
 
-def collect(setup: Setup, state: TrainState, env_state: envs.State, key: jax.Array
-            ) -> tuple[envs.State, Any]:
+def collect(setup: Setup, state: TrainState, env_state: envs.State, key: jax.Array,
+            bank: Bank | None = None) -> tuple[envs.State, Any]:
     """Roll out `num_segments` segments; returns rows `[S * num_envs, unroll_length, ...]`."""
     genome = state.params["policy"]
+    k = setup.config.development.individuals_per_env
 
     def segment(carry, _):
-        env_state, k = carry
-        k, k_rot, k_act = jax.random.split(k, 3)
-        env_state = env_state.replace(obs=_rotate(env_state.obs, k_rot))
-        policy = setup.acting_policy(genome, state.normalizer_params, env_state.obs)
+        env_state, key = carry
+        key, k_act = jax.random.split(key)
+        env_state = env_state.replace(obs=_rotate(env_state.obs, k))
+        policy = setup.acting_policy(genome, state.normalizer_params, env_state.obs, bank)
         env_state, data = acting.generate_unroll(setup.env, env_state, policy, k_act,
                                                  setup.config.ppo.unroll_length,
                                                  extra_fields=("truncation",))
-        return (env_state, k), data
+        return (env_state, key), data
 
     (env_state, _), data = jax.lax.scan(segment, (env_state, key), (),
                                         length=setup.num_segments)
@@ -274,21 +322,28 @@ def collect(setup: Setup, state: TrainState, env_state: envs.State, key: jax.Arr
 
 def train_step(setup: Setup, state: TrainState, env_state: envs.State
                ) -> tuple[TrainState, envs.State, dict]:
-    """One iteration: collect `batch_size * num_minibatches` rows, then PPO epochs over them."""
+    """One iteration: draw this iteration's individuals, collect `batch_size * num_minibatches`
+    rows, then PPO epochs over them."""
     p = setup.config.ppo
     key, k_collect, k_sgd = jax.random.split(state.key, 3)
-    env_state, data = collect(setup, state, env_state, k_collect)
+    env_state = new_individuals(env_state, jax.random.fold_in(k_collect, _DEV_SALT),
+                                setup.config.development.individuals_per_env)
+    bank = setup.noise_bank(state.params, env_state)
+    env_state, data = collect(setup, state, env_state, k_collect, bank)
     normalizer_params = state.normalizer_params
     if p.normalize_observations:
         normalizer_params = running_statistics.update(normalizer_params,
                                                       data.observation["state"])
     grad_fn = jax.value_and_grad(setup.loss_fn, has_aux=True)
     num_rows = data.reward.shape[0]
+    obs = data.observation
+    # Rows where an episode ended but no fresh individual was left (same one kept).
+    overflow = jnp.mean((obs["use_b"][:, -1] > 0) & (obs["index_a"][:, 0] == obs["index_b"][:, 0]))
 
     def minibatch(carry, batch):
         opt_state, params, k = carry
         k, k_loss = jax.random.split(k)
-        (_, metrics), grads = grad_fn(params, normalizer_params, batch, k_loss)
+        (_, metrics), grads = grad_fn(params, normalizer_params, batch, k_loss, bank)
         updates, opt_state = setup.optimizer.update(grads, opt_state, params)
         return (opt_state, optax.apply_updates(params, updates), k), metrics
 
@@ -307,7 +362,8 @@ def train_step(setup: Setup, state: TrainState, env_state: envs.State
     new_state = TrainState(params=params, opt_state=opt_state,
                            normalizer_params=normalizer_params, key=key,
                            iteration=state.iteration + 1)
-    return new_state, env_state, jax.tree_util.tree_map(jnp.mean, metrics)
+    metrics = jax.tree_util.tree_map(jnp.mean, metrics)
+    return new_state, env_state, {**metrics, "individual_overflow": overflow}
 
 
 def evaluate_returns(setup: Setup, genome: Any, normalizer_params: Any, key: jax.Array
