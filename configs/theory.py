@@ -1,8 +1,9 @@
-"""Theory checks (paper appendix A): Fig. 6 toys and the Jensen gap of a trained MNIST genome.
+"""Theory checks (paper appendix A): Fig. 6 toys and the Jensen gap of trained MNIST and RL genomes.
 
 Variants: `configs/theory.py` (= `:cpu`, minutes on 2 CPU cores: 784-64-10 genome on 10k MNIST
 images), `:paper` (the paper's 784-800-10 MNIST genome, 50 hidden types, full training set; every
-Hessian product then runs over 636,010 synapses), `:test` (seconds; smoke runs).
+Hessian product then runs over 636,010 synapses), `:test` (seconds; smoke runs). The `rl` section
+adds an SGB-PPO Ant genome (summary key `ant_rl`; same at every variant except `:test`).
 """
 
 import ml_collections
@@ -44,6 +45,27 @@ def get_config(variant: str = "cpu") -> ml_collections.ConfigDict:
     c.real.sigma_step_scales = (1.0, 0.25)  # Theorem A.2 check at the trained sigma and below it
     c.real.batch_size = 8  # samples evaluated together inside lax.map (memory vs speed)
 
+    # RL genome (SGB-PPO on Brax Ant), analysed with the `real` settings above. L = Brax's PPO
+    # loss without the genome KL on a fixed batch from the mean network (sgb_jax.rl.phenotype_loss).
+    c.rl = ml_collections.ConfigDict()
+    c.rl.enabled = True
+    c.rl.genome_workdir = config_dict.placeholder(str)  # a finished train_ppo.py sgb run; None ->
+    # train one into <out>/ant_rl_genome with configs/ppo_ant.py:<train_variant> and these fields
+    # (the defaults are those of results/ppo_ant_sgb_w32: ~10 min on 2 CPU cores).
+    c.rl.train_variant = "cpu"
+    c.rl.hidden_width = 32
+    c.rl.depth = 2
+    c.rl.hidden_types = 16
+    c.rl.num_timesteps = 400_000
+    c.rl.num_envs = 128
+    c.rl.batch_size = 128
+    c.rl.num_minibatches = 8
+    c.rl.batch_envs = 128  # the fixed batch: environments run by the mean network,
+    c.rl.warmup_steps = 200  # steps discarded first (leave the reset states),
+    c.rl.segments_per_env = 10  # then this many unroll rows (ppo.unroll_length steps) per env
+    c.rl.return_individuals = 16  # sanity: zero-shot return, population vs mean network (0: skip)
+    c.rl.return_episodes = 2
+
     if variant == "paper":
         c.real.hidden_sizes = (800,)
         c.real.hidden_types = 50
@@ -67,6 +89,11 @@ def get_config(variant: str = "cpu") -> ml_collections.ConfigDict:
         c.real.lanczos_steps = 10
         c.real.lanczos_probes = 1
         c.real.sigma_step_samples = 8
+        c.rl.train_variant = "test"
+        c.rl.hidden_width, c.rl.depth, c.rl.hidden_types = 8, 1, 4
+        c.rl.num_timesteps, c.rl.num_envs, c.rl.batch_size, c.rl.num_minibatches = 640, 16, 16, 4
+        c.rl.batch_envs, c.rl.warmup_steps, c.rl.segments_per_env = 8, 10, 2
+        c.rl.return_individuals, c.rl.return_episodes = 2, 1
     elif variant != "cpu":
         raise ValueError(f"unknown variant {variant!r}; choose cpu, paper or test")
     return c

@@ -1,15 +1,28 @@
-"""Appendix A on a trained MNIST genome: Jensen gap vs prediction, Hessian spectra, sigma step.
+"""Appendix A on trained MNIST and RL genomes: Jensen gap vs prediction, Hessian spectra, sigma step.
 
-The genome is trained (or reused, `--config.real.genome_workdir=...`) through
-`sgb_jax.supervised.train.train_and_evaluate`. Everything is measured in the developed (synapse)
-space: `L(w)` is the mean cross-entropy of the plain network with weights `w` on a fixed set of
-training images, `mu` the mean network, and the per-synapse sigma is `softplus(rho)` expanded over
-the cell types, so `mu + sigma * eps` is exactly the distribution `develop(key)` samples
-(checked below against `population.develop`). The genome-space Hessian `E^T H E` is reported beside
-it. Writes `results/theory/summary.json` (per model: `measured_gap`, `predicted_gap`,
-`negative_eigen_fraction`, ...) and `results/theory/hessian_spectrum.png`.
+`analyse(develop, genome, loss_fn, ...)` takes any loss of a phenotype. Everything is measured in
+the developed (synapse) space: `mu` is the mean network and the per-synapse sigma is
+`softplus(rho)` expanded over the cell types, so `mu + sigma * eps` is exactly the distribution
+`develop(key)` samples (checked against it: `measured_gap_develop`); deterministic synapses (the RL
+output heads) have sigma 0 and are masked out of the synapse spectrum. The genome-space Hessian
+`E^T H E` is reported beside it.
 
-  python experiments/hessian_real.py --config=configs/theory.py:cpu
+* MNIST (`mnist`, `mnist_<act>`): trained (or reused, `--config.real.genome_workdir=...`) through
+  `sgb_jax.supervised.train.train_and_evaluate`; `L(w)` = mean cross-entropy of the plain network
+  with weights `w` on the first `real.eval_examples` training images.
+* RL (`ant_rl`): an SGB-PPO Ant genome, reused (`--config.rl.genome_workdir=results/...`, a finished
+  `experiments/train_ppo.py` sgb run) or trained into `<out>/ant_rl_genome` by
+  `sgb_jax.rl.ppo.train_and_evaluate`. `L(w)` = the trainer's objective without the genome KL:
+  Brax's PPO loss (clipped surrogate + value + entropy) of the actor/critic phenotype pair `w` on a
+  fixed batch collected once by the mean network, GAE targets and advantages frozen at the mean
+  critic (`sgb_jax.rl.phenotype_loss` says why). Also: zero-shot return of developed individuals vs
+  the mean network, as a sanity number.
+
+Writes `results/theory/summary.json` (per model: `measured_gap`, `predicted_gap`,
+`negative_eigen_fraction`, spectra, `sigma_step`, ...) and `results/theory/hessian_spectrum.png`.
+
+  python experiments/hessian_real.py --config=configs/theory.py:cpu \
+      --config.rl.genome_workdir=results/ppo_ant_sgb_w32
 """
 
 from __future__ import annotations
@@ -18,6 +31,7 @@ import importlib.util
 import json
 import os
 import time
+from collections.abc import Callable
 
 import jax
 import jax.numpy as jnp
@@ -30,6 +44,9 @@ from flax import traverse_util
 from ml_collections import config_flags
 
 from sgb_jax import population, theory
+from sgb_jax.checkpoint import Checkpointer
+from sgb_jax.rl import config as config_lib
+from sgb_jax.rl import evaluate, phenotype_loss, ppo
 from sgb_jax.supervised import train as sup_train
 
 matplotlib.use("Agg")
@@ -66,16 +83,63 @@ def validate(config) -> None:
             os.path.join(r.genome_workdir, "summary.json")):
         raise ValueError(f"real.genome_workdir {r.genome_workdir!r} holds no summary.json of a "
                          "finished sgb_jax.supervised run")
+    validate_rl(config)
+
+
+_RL_POSITIVE_INTS = ("hidden_width", "depth", "hidden_types", "num_timesteps", "num_envs",
+                     "batch_size", "num_minibatches", "batch_envs", "segments_per_env",
+                     "return_episodes")
+_RL_VARIANTS = ("cpu", "paper", "test")
+
+
+def validate_rl(config) -> None:
+    """Check the `rl` section (and the SGB-PPO config it trains with); errors name the field."""
+    rl = config.rl
+    if not isinstance(rl.enabled, bool):
+        raise ValueError(f"rl.enabled must be True or False, got {rl.enabled!r}")
+    for field in _RL_POSITIVE_INTS:
+        v = getattr(rl, field)
+        if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+            raise ValueError(f"rl.{field} must be a positive integer, got {v!r}")
+    for field in ("warmup_steps", "return_individuals"):
+        v = getattr(rl, field)
+        if isinstance(v, bool) or not isinstance(v, int) or v < 0:
+            raise ValueError(f"rl.{field} must be an integer >= 0, got {v!r}")
+    if rl.train_variant not in _RL_VARIANTS:
+        raise ValueError(f"rl.train_variant must be one of {_RL_VARIANTS} (a variant of "
+                         f"configs/ppo_ant.py), got {rl.train_variant!r}")
+    if not rl.enabled:
+        return
+    if rl.genome_workdir is None:
+        try:
+            config_lib.validate(rl_train_config(config))
+        except config_lib.ConfigError as err:
+            raise ValueError(f"rl: the genome's SGB-PPO config is invalid: {err}") from None
+        return
+    files = [os.path.join(rl.genome_workdir, f) for f in ("summary.json", "config.json")]
+    if not all(os.path.isfile(f) for f in files):
+        raise ValueError(f"rl.genome_workdir {rl.genome_workdir!r} holds no summary.json and "
+                         "config.json of a finished sgb_jax.rl.ppo run")
+    with open(files[1]) as f:
+        mode = json.load(f).get("mode")
+    if mode != "sgb":
+        raise ValueError(f"rl.genome_workdir {rl.genome_workdir!r} was trained in mode {mode!r}; "
+                         "the analysis needs an SGB genome (mode 'sgb')")
+
+
+def _load_config(filename: str, variant: str) -> ml_collections.ConfigDict:
+    """`configs/<filename>`'s `get_config(variant)`, loaded by path (no package needed)."""
+    path = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "configs",
+                        filename)
+    spec = importlib.util.spec_from_file_location(filename.removesuffix(".py") + "_config", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.get_config(variant)
 
 
 def genome_config(config, activation: str) -> ml_collections.ConfigDict:
     """The supervised config that trains the CPU-scale genome (from configs/mnist_sgb.py)."""
-    path = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "configs",
-                        "mnist_sgb.py")
-    spec = importlib.util.spec_from_file_location("mnist_sgb_config", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    c = module.get_config("cpu")
+    c = _load_config("mnist_sgb.py", "cpu")
     r = config.real
     c.seed = config.seed
     c.model.hidden_sizes = tuple(r.hidden_sizes)
@@ -98,44 +162,63 @@ def sigma_tables(genome: dict) -> dict:
     return traverse_util.unflatten_dict(out)
 
 
-def make_expand(model, genome: dict):
-    """Linear map genome-space tables (`mu`/`bias_mu` keys) -> phenotype, rho held constant."""
+def _genome_tables(genome: dict, tables: dict, rest) -> dict:
+    """`genome` with the `mu`/`bias_mu` tables replaced by `tables`, every other leaf by `rest`."""
     flat = traverse_util.flatten_dict(genome)
+    full = {path: rest(v) for path, v in flat.items()}
+    full.update(traverse_util.flatten_dict(tables))
+    return traverse_util.unflatten_dict(full)
+
+
+def make_expand(develop: Callable, genome: dict) -> tuple[Callable, dict]:
+    """`(expand, head)`: the phenotype is `head + expand(genome-space tables)`.
+
+    `expand` maps `mu`/`bias_mu`-keyed tables to the phenotype through the cell-type expansion and
+    is linear (every other genome leaf is zeroed), as `theory.sigma_step_check` needs; `head` is
+    the phenotype part that is not developed from tables (the deterministic RL output layers; all
+    zeros for an all-SGB network).
+    """
+    zero = lambda v: jnp.zeros_like(v)
 
     def expand(tables: dict) -> dict:
-        full = dict(flat)
-        full.update(traverse_util.flatten_dict(tables))
-        return population.mean_network(model, traverse_util.unflatten_dict(full))
+        return develop(_genome_tables(genome, tables, zero), None)
 
-    return expand
-
-
-def analyse(model, genome: dict, x: jax.Array, y: jax.Array, r, key: jax.Array) -> dict:
-    """All appendix-A quantities for one genome; returns a JSON-ready dict."""
-    plain = model.plain()
-
-    def loss_fn(phenotype):
-        logits = plain.apply({"params": phenotype}, x)
-        return optax.softmax_cross_entropy_with_integer_labels(logits, y).mean()
-
-    expand = make_expand(model, genome)
     s_tab = sigma_tables(genome)
-    mu_tab = {layer: {k: genome[layer][k] for k in s_tab[layer]} for layer in s_tab}
-    mu = population.mean_network(model, genome)
+    head = develop(_genome_tables(genome, jax.tree_util.tree_map(zero, s_tab), lambda v: v), None)
+    return expand, head
+
+
+def analyse(develop: Callable, genome: dict, loss_fn: Callable, r,
+            key: jax.Array) -> tuple[dict, dict]:
+    """All appendix-A quantities for one genome; returns a JSON-ready dict and the spectra.
+
+    `develop(genome, key)` -> phenotype (`key=None`: the mean network); `loss_fn(phenotype)` is
+    `L(w)`. Synapses without noise (deterministic output layers) keep sigma = 0: the synapse
+    spectrum is then taken over the noisy synapses only (a 0/1 mask), where eq. 5 lives.
+    """
+    expand, head = make_expand(develop, genome)
+    s_tab = sigma_tables(genome)
+    flat_genome = traverse_util.flatten_dict(genome)
+    mu_tab = traverse_util.unflatten_dict(
+        {path: flat_genome[path] for path in traverse_util.flatten_dict(s_tab)})
+    mu = develop(genome, None)
     sigma = expand(s_tab)
     keys = jax.random.split(key, 8)
     bs = r.batch_size
-    out: dict = {"synapse_params": int(sum(v.size for v in jax.tree_util.tree_leaves(mu))),
-                 "genome_mu_params": int(sum(v.size for v in jax.tree_util.tree_leaves(mu_tab))),
-                 "eval_examples": int(x.shape[0]), "loss_mean_network": float(loss_fn(mu))}
     sig_flat = jnp.concatenate([v.ravel() for v in jax.tree_util.tree_leaves(sigma)])
-    out["sigma_synapse_mean"] = float(sig_flat.mean())
+    noisy = int(jnp.sum(sig_flat > 0))
+    mask = None if noisy == sig_flat.size else jax.tree_util.tree_map(
+        lambda s: (s > 0).astype(s.dtype), sigma)
+    out: dict = {"synapse_params": int(sig_flat.size), "noisy_synapses": noisy,
+                 "genome_mu_params": int(sum(v.size for v in jax.tree_util.tree_leaves(mu_tab))),
+                 "loss_mean_network": float(loss_fn(mu))}
+    out["sigma_synapse_mean"] = float(sig_flat[sig_flat > 0].mean())
     t0 = time.time()
 
     gap = theory.jensen_gap(loss_fn, mu, sigma, keys[0], r.gap_samples, batch_size=bs)
     out["measured_gap"], out["measured_gap_sem"] = gap.mean, gap.sem
     # Cross-check: the same gap through the library's develop (independent individuals).
-    dev_loss = jax.jit(lambda k: loss_fn(population.develop(model, genome, k)))
+    dev_loss = jax.jit(lambda k: loss_fn(develop(genome, k)))
     dev = np.array([float(dev_loss(k)) for k in jax.random.split(keys[1], r.gap_samples)])
     out["measured_gap_develop"] = float(dev.mean() - out["loss_mean_network"])
     out["measured_gap_develop_sem"] = float(dev.std(ddof=1) / np.sqrt(dev.size))
@@ -153,12 +236,12 @@ def analyse(model, genome: dict, x: jax.Array, y: jax.Array, r, key: jax.Array) 
 
     spectra = {
         "synapse": theory.hessian_spectrum(loss_fn, mu, keys[4], r.lanczos_steps,
-                                           r.lanczos_probes),
+                                           r.lanczos_probes, scale=mask),
         "noise_weighted": theory.hessian_spectrum(loss_fn, mu, keys[5], r.lanczos_steps,
                                                   r.lanczos_probes, scale=sigma),
-        "genome": theory.hessian_spectrum(lambda t: loss_fn(expand(t)), mu_tab, keys[6],
-                                          min(r.lanczos_steps, out["genome_mu_params"]),
-                                          r.lanczos_probes),
+        "genome": theory.hessian_spectrum(
+            lambda t: loss_fn(jax.tree_util.tree_map(jnp.add, head, expand(t))), mu_tab, keys[6],
+            min(r.lanczos_steps, out["genome_mu_params"]), r.lanczos_probes),
     }
     out["negative_eigen_fraction"] = theory.negative_eigen_fraction(spectra["synapse"])
     for name, spec in spectra.items():
@@ -228,7 +311,7 @@ def main(argv) -> None:
     os.makedirs(FLAGS.out, exist_ok=True)
     start = time.time()
     r = config.real
-    summary: dict = {"config": config.real.to_dict()}
+    summary: dict = {"config": config.real.to_dict(), "rl_config": config.rl.to_dict()}
     all_spectra = {}
     if r.genome_workdir is not None:
         with open(os.path.join(r.genome_workdir, "summary.json")) as f:
@@ -245,6 +328,14 @@ def main(argv) -> None:
         summary[name] = analyse_run(gconf, workdir, r, jax.random.key(config.seed + 1))
         all_spectra[name] = summary[name].pop("_spectra")
         print(name, json.dumps({k: summary[name][k] for k in _HEADLINE}))
+    if config.rl.enabled:
+        workdir = config.rl.genome_workdir or os.path.join(FLAGS.out, "ant_rl_genome")
+        if not os.path.isfile(os.path.join(workdir, "summary.json")):
+            logging.info("training the RL genome in %s", workdir)
+            ppo.train_and_evaluate(rl_train_config(config), workdir, log=logging.info)
+        summary["ant_rl"] = analyse_rl_run(workdir, config, jax.random.key(config.seed + 1))
+        all_spectra["ant_rl"] = summary["ant_rl"].pop("_spectra")
+        print("ant_rl", json.dumps({k: summary["ant_rl"][k] for k in _HEADLINE}))
     summary["wall_seconds"] = time.time() - start
     with open(os.path.join(FLAGS.out, "summary.json"), "w") as f:
         json.dump(summary, f, indent=1, default=str)
@@ -268,11 +359,115 @@ def analyse_run(gconf, workdir: str, r, key: jax.Array) -> dict:
                            raw_dir=gconf.get("raw_dir"))
     x = jnp.asarray(x_tr[:r.eval_examples].reshape(r.eval_examples, -1), jnp.float32)
     y = jnp.asarray(y_tr[:r.eval_examples], jnp.int32)
-    result, spectra = analyse(model, genome, x, y, r, key)
+    plain = model.plain()
+
+    def loss_fn(phenotype):
+        logits = plain.apply({"params": phenotype}, x)
+        return optax.softmax_cross_entropy_with_integer_labels(logits, y).mean()
+
+    result, spectra = analyse(lambda g, k: population.develop(model, g, k), genome, loss_fn, r,
+                              key)
+    result["eval_examples"] = int(x.shape[0])
     result["genome_workdir"] = workdir
     result["activation"] = gconf.model.activation
     for k in ("innate_accuracy_mean", "innate_accuracy_sem", "mean_network_accuracy",
               "compression_ratio", "train_seconds"):
+        result[k] = train_summary.get(k)
+    result["_spectra"] = spectra
+    return result
+
+
+# --- RL genome ----------------------------------------------------------------------------------
+
+
+def rl_train_config(config) -> ml_collections.ConfigDict:
+    """The SGB-PPO config that trains the RL genome (configs/ppo_ant.py:<rl.train_variant>)."""
+    c = _load_config("ppo_ant.py", config.rl.train_variant)
+    rl = config.rl
+    c.mode, c.seed = "sgb", config.seed
+    c.network.hidden_width, c.network.depth = rl.hidden_width, rl.depth
+    c.network.hidden_types = rl.hidden_types
+    c.ppo.update(dict(num_timesteps=rl.num_timesteps, num_envs=rl.num_envs,
+                      batch_size=rl.batch_size, num_minibatches=rl.num_minibatches))
+    c.eval.num_evals = min(c.eval.num_evals, 6)
+    c.eval.num_eval_envs = min(c.eval.num_eval_envs, 32)
+    return c
+
+
+def analyse_rl(setup, params: dict, normalizer_params, config, key: jax.Array) -> tuple[dict, dict]:
+    """Appendix A on an SGB-PPO genome: `L` = PPO loss without KL on a mean-network batch.
+
+    See `sgb_jax.rl.phenotype_loss` for `L`. Also reports, as a sanity number, the zero-shot
+    return of `rl.return_individuals` developed actors vs the mean network on shared episodes.
+    """
+    rl = config.rl
+    k_batch, k_entropy, k_analyse, k_return = jax.random.split(key, 4)
+    t0 = time.time()
+    data = phenotype_loss.collect_batch(setup, params, normalizer_params, k_batch,
+                                        rl.batch_envs, rl.warmup_steps, rl.segments_per_env)
+    mean = phenotype_loss.develop(setup.models, params, None)
+    loss_fn = phenotype_loss.frozen_ppo_loss(setup, normalizer_params, data, mean, k_entropy)
+    batch_seconds = time.time() - t0
+    develop = lambda g, k: phenotype_loss.develop(setup.models, g, k)
+    result, spectra = analyse(develop, params, loss_fn, config.real, k_analyse)
+    result["transitions"] = int(data.reward.size)
+    result["batch_rows"] = [int(d) for d in data.reward.shape]
+    result["batch_seconds"] = batch_seconds
+    result["batch_mean_reward"] = float(data.reward.mean())
+    result["loss"] = ("Brax PPO loss without the genome KL (clipped surrogate + value + entropy), "
+                      "targets and advantages frozen at the mean critic, fixed batch collected "
+                      "by the mean network")
+    if rl.return_individuals:
+        cfg = setup.config
+        env = config_lib.make_env(cfg)
+        policy_model = setup.models.policy_model
+        k_dev, k_env = jax.random.split(k_return)
+        out = evaluate.evaluate_genome(env, policy_model, params["policy"], normalizer_params,
+                                       k_dev, k_env, rl.return_individuals, rl.return_episodes,
+                                       cfg.env.episode_length, cfg.env.action_repeat)
+        pop = population.summarize(np.asarray(out.population.returns).mean(axis=1))
+        result["return_population_mean"], result["return_population_sem"] = pop.mean, pop.sem
+        result["return_mean_network"] = float(np.mean(out.mean_network.returns))
+        result["return_population_minus_mean_network"] = pop.mean - result["return_mean_network"]
+        logging.info("returns: population %.1f +- %.1f, mean network %.1f", pop.mean, pop.sem,
+                     result["return_mean_network"])
+    return result, spectra
+
+
+def restore_rl_genome(workdir: str) -> tuple:
+    """`(setup, params, normalizer_params)` of a finished SGB-PPO workdir.
+
+    Only the trained parameters and the observation normaliser are read from the latest orbax
+    checkpoint (a partial restore), and `config.json` is laid over today's defaults, so genomes
+    trained before the trainer's environment state or config gained fields still load.
+    """
+    tconf = config_lib.default_config()
+    with open(os.path.join(workdir, "config.json")) as f:
+        tconf.update(json.load(f))
+    setup = ppo.build(tconf)
+    state = jax.eval_shape(lambda k: ppo.init_state(setup, k), jax.random.PRNGKey(0))
+    ckpt = Checkpointer(os.path.join(workdir, "checkpoints"))
+    try:
+        tree = ckpt.restore({"train": {"params": state.params,
+                                       "normalizer_params": state.normalizer_params}},
+                            partial=True)["train"]
+    finally:
+        ckpt.close()
+    return setup, tree["params"], tree["normalizer_params"]
+
+
+def analyse_rl_run(workdir: str, config, key: jax.Array) -> dict:
+    """Restore a trained SGB-PPO workdir (`config.json` + orbax checkpoint) and analyse it."""
+    with open(os.path.join(workdir, "summary.json")) as f:
+        train_summary = json.load(f)
+    setup, params, normalizer_params = restore_rl_genome(workdir)
+    tconf = setup.config
+    result, spectra = analyse_rl(setup, params, normalizer_params, config, key)
+    result["genome_workdir"] = workdir
+    result["env"], result["activation"] = tconf.env.name, tconf.network.activation
+    result["hidden_width"], result["depth"] = tconf.network.hidden_width, tconf.network.depth
+    result["hidden_types"] = tconf.network.hidden_types
+    for k in ("final_return", "env_steps", "compression_ratio", "train_seconds"):
         result[k] = train_summary.get(k)
     result["_spectra"] = spectra
     return result

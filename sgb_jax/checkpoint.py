@@ -48,14 +48,20 @@ class Checkpointer:
         self._manager.save(step, args=ocp.args.StandardSave(_to_storable(state)), force=True)
         self._manager.wait_until_finished()
 
-    def restore(self, template: Any, step: int | None = None) -> Any:
-        """Restore into the structure (and dtypes) of `template`; default: the latest step."""
+    def restore(self, template: Any, step: int | None = None, partial: bool = False) -> Any:
+        """Restore into the structure (and dtypes) of `template`; default: the latest step.
+
+        `partial=True`: `template` may name a subset of the stored tree (e.g. only the trained
+        parameters of a run whose environment state has since changed shape); the rest is skipped.
+        """
         step = self.latest_step() if step is None else step
         if step is None:
             raise FileNotFoundError(f"no checkpoint under {self.directory}")
         abstract = jax.tree_util.tree_map(ocp.utils.to_shape_dtype_struct,
                                           _to_storable(template))
-        stored = self._manager.restore(step, args=ocp.args.StandardRestore(abstract))
+        args = (ocp.args.PyTreeRestore(abstract, partial_restore=True) if partial
+                else ocp.args.StandardRestore(abstract))
+        stored = self._manager.restore(step, args=args)
         return _from_storable(stored, template)
 
     def close(self) -> None:

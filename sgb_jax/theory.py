@@ -263,7 +263,8 @@ def hessian_spectrum(loss_fn: LossFn, params: Params, key: jax.Array, num_steps:
 
     `scale` = a 0/1 mask restricts H to the noisy coordinates (e.g. SGB synapses, not the
     deterministic RL heads); `scale` = sigma gives the noise-weighted Hessian whose trace is twice
-    the predicted Jensen gap. Each probe starts from its own Rademacher vector.
+    the predicted Jensen gap. Each probe starts from its own Rademacher vector, zeroed where
+    `scale` is 0, so with a mask the SLQ measure (and `dim`) is that of the masked block alone.
     """
     flat, unravel = ravel_pytree(params)
     s = None if scale is None else ravel_pytree(scale)[0]
@@ -283,7 +284,8 @@ def hessian_spectrum(loss_fn: LossFn, params: Params, key: jax.Array, num_steps:
         vals, w = ritz(*run(v0, k1))
         values.append(vals)
         weights.append(w)
-    return Spectrum(values=jnp.stack(values), weights=jnp.stack(weights), dim=int(flat.size))
+    dim = int(flat.size) if s is None else int(jnp.sum(s != 0))
+    return Spectrum(values=jnp.stack(values), weights=jnp.stack(weights), dim=dim)
 
 
 def negative_eigen_fraction(spectrum: Spectrum) -> float:

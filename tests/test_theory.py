@@ -2,6 +2,7 @@
 
 import os
 import sys
+import types
 
 import flax.linen as nn
 import jax
@@ -9,6 +10,7 @@ import jax.flatten_util
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from flax import traverse_util
 
 from sgb_jax import theory
 
@@ -217,14 +219,137 @@ def test_toy_launcher_gap_signs_and_config_errors():
         jensen_toys.validate(bad)
 
 
-def test_real_launcher_config_errors():
+def test_real_launcher_config_errors(tmp_path):
     config = theory_config.get_config("test")
     hessian_real.validate(config)
-    for field, value, match in (("lanczos_steps", 0, "real.lanczos_steps"),
-                                ("activations", ("relu", "sine"), "real.activations"),
-                                ("sigma_step_scales", (1.0, -0.5), "real.sigma_step_scales"),
-                                ("genome_workdir", "/nonexistent", "real.genome_workdir")):
+    deterministic = tmp_path / "ppo_det"
+    deterministic.mkdir()
+    (deterministic / "summary.json").write_text("{}")
+    (deterministic / "config.json").write_text('{"mode": "deterministic"}')
+    for section, field, value, match in (
+            ("real", "lanczos_steps", 0, "real.lanczos_steps"),
+            ("real", "activations", ("relu", "sine"), "real.activations"),
+            ("real", "sigma_step_scales", (1.0, -0.5), "real.sigma_step_scales"),
+            ("real", "genome_workdir", "/nonexistent", "real.genome_workdir"),
+            ("rl", "segments_per_env", 0, "rl.segments_per_env"),
+            ("rl", "warmup_steps", -1, "rl.warmup_steps"),
+            ("rl", "train_variant", "huge", "rl.train_variant"),
+            ("rl", "hidden_types", 9, r"rl: .*network.hidden_types"),
+            ("rl", "genome_workdir", "/nonexistent", "rl.genome_workdir"),
+            ("rl", "genome_workdir", str(deterministic), "mode 'sgb'")):
         bad = theory_config.get_config("test")
-        setattr(bad.real, field, value)
+        setattr(bad[section], field, value)
         with pytest.raises(ValueError, match=match):
             hessian_real.validate(bad)
+
+
+# --- RL genome: L = PPO loss of one phenotype pair on a fixed batch ------------------------------
+
+
+@pytest.fixture(scope="module")
+def tiny_rl():
+    """An SGB-PPO genome on Brax's `fast` env (2-8-2 actor, 2-8-1 critic, 4 hidden types) whose
+    sigma differs per type pair (0.05..0.4), so a wrong expansion over the types shows; its
+    mean-network batch (8 envs x 2 rows of 5 steps) and `L`."""
+    from sgb_jax.rl import config as rl_config
+    from sgb_jax.rl import phenotype_loss, ppo
+
+    c = rl_config.default_config()
+    c.env.name, c.env.episode_length = "fast", 20
+    c.network.hidden_width, c.network.depth, c.network.hidden_types = 8, 1, 4
+    c.ppo.update(dict(num_envs=8, batch_size=8, num_minibatches=2, unroll_length=5))
+    setup = ppo.build(c)
+    state = ppo.init_state(setup, jax.random.PRNGKey(0))
+    flat = traverse_util.flatten_dict(state.params)
+    keys = iter(jax.random.split(jax.random.key(1), len(flat)))
+    for path, v in flat.items():
+        if path[-1] in ("rho", "bias_rho"):
+            sigma = jax.random.uniform(next(keys), v.shape, minval=0.05, maxval=0.4)
+            flat[path] = jnp.log(jnp.expm1(sigma))  # softplus^-1
+    genome, norm = traverse_util.unflatten_dict(flat), state.normalizer_params
+    data = phenotype_loss.collect_batch(setup, genome, norm, jax.random.key(2), num_envs=8,
+                                        warmup_steps=5, segments_per_env=2)
+    mean = phenotype_loss.develop(setup.models, genome, None)
+    loss_fn = phenotype_loss.frozen_ppo_loss(setup, norm, data, mean, jax.random.PRNGKey(3))
+    develop = lambda g, k: phenotype_loss.develop(setup.models, g, k)
+    return types.SimpleNamespace(setup=setup, genome=genome, norm=norm, data=data, mean=mean,
+                                 loss_fn=loss_fn, develop=develop)
+
+
+def test_rl_phenotype_loss_is_brax_ppo_loss_and_sigma_is_what_develop_samples(tiny_rl):
+    from brax.training import networks as brax_networks
+    from brax.training.agents.ppo import losses as ppo_losses
+    from brax.training.agents.ppo import networks as ppo_networks
+
+    t = tiny_rl
+    models, p = t.setup.models, t.setup.config.ppo
+    assert t.data.reward.shape == (16, 5)
+    # At the mean network L is Brax's compute_ppo_loss (same batch, same entropy key): value and
+    # gradient; away from it only the frozen targets differ.
+    net = ppo_networks.PPONetworks(
+        policy_network=brax_networks.FeedForwardNetwork(
+            init=None, apply=lambda n, w, o: models.apply_policy(w, n, o)),
+        value_network=brax_networks.FeedForwardNetwork(
+            init=None, apply=lambda n, w, o: models.apply_value(w, n, o)),
+        parametric_action_distribution=models.action_distribution)
+
+    def brax_loss(w):
+        return ppo_losses.compute_ppo_loss(
+            ppo_losses.PPONetworkParams(policy=w["policy"], value=w["value"]), t.norm, t.data,
+            jax.random.PRNGKey(3), net, entropy_cost=p.entropy_cost, discounting=p.discounting,
+            reward_scaling=p.reward_scaling, gae_lambda=p.gae_lambda,
+            clipping_epsilon=p.clipping_epsilon, normalize_advantage=p.normalize_advantage,
+            vf_coefficient=p.vf_coefficient)[0]
+
+    assert float(t.loss_fn(t.mean)) == pytest.approx(float(brax_loss(t.mean)), rel=1e-5)
+    g_ours, g_brax = (jax.flatten_util.ravel_pytree(jax.grad(f)(t.mean))[0]
+                      for f in (t.loss_fn, brax_loss))
+    assert float(jnp.abs(g_brax).max()) > 1e-3
+    np.testing.assert_allclose(g_ours, g_brax, rtol=1e-4, atol=1e-6)
+
+    # The synapse-space sigma is what develop samples: per-synapse std over 400 individuals
+    # matches sigma; the deterministic heads never move and carry sigma 0.
+    expand, head = hessian_real.make_expand(t.develop, t.genome)
+    sigma = expand(hessian_real.sigma_tables(t.genome))
+    pop = jax.vmap(lambda k: t.develop(t.genome, k))(jax.random.split(jax.random.key(4), 400))
+    stat = lambda fn: np.asarray(jax.flatten_util.ravel_pytree(
+        jax.tree_util.tree_map(fn, pop))[0])
+    std, spread = stat(lambda x: x.std(0)), stat(lambda x: x.max(0) - x.min(0))
+    s_flat = np.asarray(jax.flatten_util.ravel_pytree(sigma)[0])
+    noisy = s_flat > 0
+    assert 0 < noisy.sum() < noisy.size
+    np.testing.assert_array_equal(spread[~noisy], 0.0)
+    np.testing.assert_allclose(std[noisy] / s_flat[noisy], 1.0, atol=0.2)
+    np.testing.assert_array_equal(np.asarray(jax.flatten_util.ravel_pytree(head)[0])[noisy], 0.0)
+    # And the mean network is head + expand(mu tables): expand is the whole developed part.
+    mean_again = jax.tree_util.tree_map(jnp.add, head, expand(_mu_tables(t.genome)))
+    np.testing.assert_allclose(jax.flatten_util.ravel_pytree(mean_again)[0],
+                               jax.flatten_util.ravel_pytree(t.mean)[0], rtol=1e-6)
+
+
+def _mu_tables(genome):
+    flat = traverse_util.flatten_dict(genome)
+    return traverse_util.unflatten_dict({k: v for k, v in flat.items()
+                                         if k[-1] in ("mu", "bias_mu")})
+
+
+def test_rl_genome_analysis_gap_via_develop_and_exact_prediction(tiny_rl):
+    t = tiny_rl
+    # Unbatched lax.map (batch_size None) and one sigma scale: a third of the compile time.
+    r = types.SimpleNamespace(**{**theory_config.get_config("test").real.to_dict(),
+                                 "gap_samples": 64, "hutchinson_probes": 64, "batch_size": None,
+                                 "sigma_step_scales": (1.0,)})
+    res, spectra = hessian_real.analyse(t.develop, t.genome, t.loss_fn, r, jax.random.key(5))
+    # Gap through mu + sigma * eps (antithetic) == gap through develop, within MC error.
+    assert res["measured_gap"] > 3 * res["measured_gap_sem"]
+    diff = res["measured_gap"] - res["measured_gap_develop"]
+    assert abs(diff) < 4 * np.hypot(res["measured_gap_sem"], res["measured_gap_develop_sem"])
+    # Hutchinson prediction == 1/2 tr(H diag sigma^2) with the exact Hessian.
+    expand, _ = hessian_real.make_expand(t.develop, t.genome)
+    sigma = expand(hessian_real.sigma_tables(t.genome))
+    exact = theory.predicted_gap_exact(t.loss_fn, t.mean, sigma)
+    assert res["predicted_gap_sem"] < 0.2 * abs(exact)
+    assert abs(res["predicted_gap"] - exact) < 4 * res["predicted_gap_sem"]
+    # The synapse spectrum covers the noisy synapses only (heads masked out).
+    assert res["spectrum_synapse"]["dim"] == res["noisy_synapses"] < res["synapse_params"]
+    assert set(spectra) == {"synapse", "noise_weighted", "genome"}
