@@ -20,6 +20,8 @@ def get_config(variant: str = "cpu") -> ml_collections.ConfigDict:
                       learning_rate=3e-4, entropy_cost=1e-3, discounting=0.95,
                       reward_scaling=1.0))
     c.eval.num_evals = 20
+    # SGB minibatches in groups of 4 consecutive segments of one env (sgb_jax/rl/individuals.py)
+    c.development.segments_per_group = 4
     if variant == "paper":
         c.checkpoint.every = 5
     elif variant == "cpu":
@@ -28,6 +30,7 @@ def get_config(variant: str = "cpu") -> ml_collections.ConfigDict:
         c.eval.num_evals = 4
         c.checkpoint.every = 4
     elif variant == "test":
+        c.development.segments_per_group = 1
         c.env.episode_length = 100
         c.network.hidden_width, c.network.hidden_types, c.network.depth = 32, 8, 2
         c.ppo.update(dict(num_timesteps=2_560, num_envs=16, batch_size=16, num_minibatches=4,

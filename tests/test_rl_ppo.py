@@ -17,7 +17,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from brax.envs.base import State  # noqa: E402
 
-from sgb_jax.rl import baseline, networks, ppo  # noqa: E402
+from sgb_jax.rl import baseline, individuals, networks, ppo  # noqa: E402
 from sgb_jax.rl import config as config_lib  # noqa: E402
 
 
@@ -51,6 +51,7 @@ def _quiet(*_):
     ("mode", "sbg", "mode"),
     ("env.backend", "physx", "env.backend"),
     ("development.individuals_per_env", 1, "development.individuals_per_env"),
+    ("development.segments_per_group", 3, "development.segments_per_group"),
 ])
 def test_bad_config_clear_error(field, value, match):
     c = fast_config()
@@ -78,11 +79,13 @@ def small_config(**ppo_overrides):
     return c
 
 
-def test_stored_keys_reproduce_acting_connectome_and_loss_adds_kl():
+@pytest.mark.parametrize("segments_per_group", [1, 2])
+def test_stored_keys_reproduce_acting_connectome_and_loss_adds_kl(segments_per_group):
     # 7-step episodes end inside 5-step segments, so both stored individuals (a, b) act.
     c = small_config()
     c.kl.c3 = 0.5
     c.development.individuals_per_env = 3
+    c.development.segments_per_group = segments_per_group
     setup = ppo.build(c)
     state, env_state = ppo.initial_state(setup)
 
@@ -100,9 +103,12 @@ def test_stored_keys_reproduce_acting_connectome_and_loss_adds_kl():
     # Within a row (one env's segment) the indices are constant: one individual per row and slot.
     index_a = np.asarray(obs["index_a"])
     np.testing.assert_array_equal(index_a, np.broadcast_to(index_a[:, :1], index_a.shape))
-    # The loss path (Brax's time-major batch, development from the bank) gives the acting
-    # log-probabilities back before any update.
-    tm = jax.tree_util.tree_map(lambda x: jnp.swapaxes(x, 0, 1), data)
+    # The loss path (rows in the trainer's group layout, Brax's time-major batch, development
+    # from the bank) gives the acting log-probabilities back before any update.
+    rows = jax.tree_util.tree_map(
+        lambda x: x.reshape(-1, *x.shape[2:]),
+        individuals.group_layout(data, c.ppo.num_envs, segments_per_group))
+    tm = jax.tree_util.tree_map(lambda x: jnp.swapaxes(x, 0, 1), rows)
     logits = setup.policy_apply(state.normalizer_params, state.params["policy"], tm.observation,
                                 bank)
     log_prob = setup.models.action_distribution.log_prob(
@@ -125,7 +131,7 @@ def test_stored_keys_reproduce_acting_connectome_and_loss_adds_kl():
         tm.observation["state"])
     assert float(jnp.abs(mean_logits - logits).max()) > 1e-3
     # Loss = Brax PPO loss + c3 * (KL(actor) + KL(critic)).
-    _, m = jax.jit(setup.loss_fn)(state.params, state.normalizer_params, data,
+    _, m = jax.jit(setup.loss_fn)(state.params, state.normalizer_params, rows,
                                   jax.random.PRNGKey(1), bank)
     ppo_part = float(m["policy_loss"] + m["v_loss"] + m["entropy_loss"])
     assert float(m["genome_kl"]) > 0
@@ -213,7 +219,9 @@ def test_deterministic_matches_brax_and_sgb_learns(tmp_path):
     brax_run = baseline.train_brax(fast_config("deterministic"), log=_quiet)
     det = ppo.train_and_evaluate(fast_config("deterministic"), str(tmp_path / "det"),
                                  log=_quiet)
-    sgb = ppo.train_and_evaluate(fast_config("sgb"), str(tmp_path / "sgb"), log=_quiet)
+    sgb_config = fast_config("sgb")
+    sgb_config.development.segments_per_group = 4  # the grouped loss path (8 segments per env)
+    sgb = ppo.train_and_evaluate(sgb_config, str(tmp_path / "sgb"), log=_quiet)
     for name, run in (("brax", brax_run), ("deterministic", det), ("sgb", sgb)):
         print(f"fast {name}: return {run['initial_return']:.3f} -> {run['final_return']:.3f}")
     for run in (brax_run, det, sgb):

@@ -90,6 +90,14 @@ def validate(config: ml_collections.ConfigDict) -> None:
         raise ConfigError(f"ppo.batch_size * ppo.num_minibatches ({p.batch_size} * "
                           f"{p.num_minibatches}) must be divisible by ppo.num_envs "
                           f"({p.num_envs}): each env contributes whole unroll rows")
+    g = config.development.segments_per_group
+    _positive_int(g, "development.segments_per_group")
+    segments = p.batch_size * p.num_minibatches // p.num_envs
+    if segments % g or p.batch_size % g:
+        raise ConfigError(f"development.segments_per_group ({g}) must divide both the segments "
+                          f"each env collects per iteration (ppo.batch_size * "
+                          f"ppo.num_minibatches / ppo.num_envs = {segments}) and the rows per "
+                          f"minibatch (ppo.batch_size = {p.batch_size})")
     for field in ("learning_rate", "discounting"):
         if not p[field] > 0:
             raise ConfigError(f"ppo.{field} must be > 0, got {p[field]}")
@@ -138,7 +146,11 @@ def default_config() -> ml_collections.ConfigDict:
     # once per iteration): the one acting at its start plus one per later episode. An environment
     # that ends more episodes than that in one iteration keeps its last individual (counted as
     # `individual_overflow` in the metrics).
-    c.development = ml_collections.ConfigDict(dict(individuals_per_env=2))
+    # `segments_per_group`: SGB-mode minibatches are shuffled in groups of this many consecutive
+    # unroll segments of one environment (1 = single rows, as Brax shuffles), and the loss develops
+    # each group's individuals once for all its steps (sgb_jax/rl/individuals.py): larger groups
+    # are cheaper, with fewer distinct individuals per minibatch.
+    c.development = ml_collections.ConfigDict(dict(individuals_per_env=2, segments_per_group=1))
     c.eval = ml_collections.ConfigDict(dict(num_evals=10, num_eval_envs=128,
                                             deterministic=False))
     c.checkpoint = ml_collections.ConfigDict(dict(every=10, keep=2))

@@ -54,7 +54,7 @@ from brax.training.agents.ppo import networks as ppo_networks
 from sgb_jax import compression, priors
 from sgb_jax.checkpoint import Checkpointer
 from sgb_jax.rl import config as config_lib
-from sgb_jax.rl import networks
+from sgb_jax.rl import individuals, networks
 
 DEV_FIELDS = ("index_a", "index_b", "use_b")
 _DEV_SALT = 0x5B6  # separates developmental keys from the env's own reset randomness
@@ -107,35 +107,6 @@ def new_individuals(env_state: envs.State, key: jax.Array, k: int) -> envs.State
                              info={**env_state.info, "individual_keys": keys})
 
 
-def _select(use_b: jax.Array, out_b: jax.Array, out_a: jax.Array) -> jax.Array:
-    sel = use_b.reshape(use_b.shape + (1,) * (out_a.ndim - use_b.ndim)) > 0
-    return jnp.where(sel, out_b, out_a)
-
-
-def _take(bank: Any, index: jax.Array) -> Any:
-    return jax.tree_util.tree_map(lambda b: b[index], bank)
-
-
-def individuals_apply(develop_from_noise: Callable, apply: Callable, genome: Any, bank: Any,
-                      normalizer_params: Any, obs: dict) -> jax.Array:
-    """Apply each environment's own phenotype, developed from the bank draws `obs` points to.
-
-    `obs['state']` is `[E, d]` (acting, terminal observations) or time-major `[T, E, d]` (loss
-    batches); indices are constant along T, so each row develops once per slot.
-    """
-    x = obs["state"]
-    index_a, index_b = obs["index_a"], obs["index_b"]
-    axis = 0
-    if x.ndim == 3:
-        index_a, index_b, axis = index_a[0], index_b[0], 1
-
-    def one(eps, xs):
-        return apply(develop_from_noise(genome, eps), normalizer_params, xs)
-
-    run = jax.vmap(one, in_axes=(0, axis), out_axes=axis)
-    return _select(obs["use_b"], run(_take(bank, index_b), x), run(_take(bank, index_a), x))
-
-
 @flax.struct.dataclass
 class TrainState:
     """Everything a resumed run needs besides the environment state."""
@@ -169,19 +140,27 @@ class Setup:
     steps_per_iteration: int
     num_iterations: int
 
+    def _individuals_apply(self, develop_from_noise, apply, genome, bank, normalizer_params,
+                           obs):
+        d = self.config.development
+        return individuals.individuals_apply(develop_from_noise, apply, genome, bank,
+                                             normalizer_params, obs, d.individuals_per_env,
+                                             d.segments_per_group)
+
     def policy_apply(self, normalizer_params, genome, obs, bank: Bank | None = None):
+        """Brax-style apply over loss rows: each sample's own individual from the bank."""
         m = self.models
         if not m.is_sgb:
             return m.apply_policy(genome, normalizer_params, obs["state"])
-        return individuals_apply(m.develop_policy_from_noise, m.apply_policy, genome,
-                                 bank["policy"], normalizer_params, obs)
+        return self._individuals_apply(m.develop_policy_from_noise, m.apply_policy, genome,
+                                       bank["policy"], normalizer_params, obs)
 
     def value_apply(self, normalizer_params, genome, obs, bank: Bank | None = None):
         m = self.models
         if not m.is_sgb:
             return m.apply_value(genome, normalizer_params, obs["state"])
-        return individuals_apply(m.develop_value_from_noise, m.apply_value, genome,
-                                 bank["value"], normalizer_params, obs)
+        return self._individuals_apply(m.develop_value_from_noise, m.apply_value, genome,
+                                       bank["value"], normalizer_params, obs)
 
     def noise_bank(self, params: dict, env_state: envs.State) -> Bank | None:
         """Draws of every individual the environments may host this iteration (SGB mode)."""
@@ -193,18 +172,28 @@ class Setup:
 
     def acting_policy(self, genome: Any, normalizer_params: Any, dev_obs: dict,
                       bank: Bank | None) -> Callable:
-        """Brax policy `(obs, key) -> (action, extras)`; phenotypes developed once per segment."""
+        """Brax policy `(obs, key) -> (action, extras)`.
+
+        SGB: the segment's `index_a` phenotypes are developed once per segment; the few
+        environments that switched to `index_b` (their episode ended) develop and act through
+        `individuals.sparse_rows`.
+        """
         m, dist = self.models, self.models.action_distribution
         if m.is_sgb:
             dev = jax.vmap(m.develop_policy_from_noise, in_axes=(None, 0))
-            phen_a = dev(genome, _take(bank["policy"], dev_obs["index_a"]))
-            phen_b = dev(genome, _take(bank["policy"], dev_obs["index_b"]))
+            phen_a = dev(genome, individuals.take(bank["policy"], dev_obs["index_a"]))
             run = jax.vmap(m.apply_policy, in_axes=(0, None, 0))
+            cap = individuals.capacity(dev_obs["index_a"].shape[0])
 
         def policy(obs, key_sample):
             if m.is_sgb:
-                logits = _select(obs["use_b"], run(phen_b, normalizer_params, obs["state"]),
-                                 run(phen_a, normalizer_params, obs["state"]))
+                x = obs["state"]
+                logits = run(phen_a, normalizer_params, x)
+                switched = (obs["use_b"] > 0) & (obs["index_b"] != obs["index_a"])
+                logits_b = individuals.sparse_rows(switched, cap, lambda idx: run(
+                    dev(genome, individuals.take(bank["policy"], obs["index_b"][idx])),
+                    normalizer_params, x[idx]))
+                logits = jnp.where(switched[:, None], logits_b, logits)
             else:
                 logits = m.apply_policy(genome, normalizer_params, obs["state"])
             raw = dist.sample_no_postprocessing(logits, key_sample)
@@ -220,9 +209,11 @@ class Setup:
         m, dist = self.models, self.models.action_distribution
         deterministic = self.config.eval.deterministic
 
+        if m.is_sgb:  # developed once, outside the per-step policy
+            phen = jax.vmap(m.develop_policy, in_axes=(None, 0))(genome, keys)
+
         def policy(obs, key_sample):
             if m.is_sgb:
-                phen = jax.vmap(m.develop_policy, in_axes=(None, 0))(genome, keys)
                 logits = jax.vmap(m.apply_policy, in_axes=(0, None, 0))(
                     phen, normalizer_params, obs)
             else:
@@ -335,7 +326,11 @@ def train_step(setup: Setup, state: TrainState, env_state: envs.State
         normalizer_params = running_statistics.update(normalizer_params,
                                                       data.observation["state"])
     grad_fn = jax.value_and_grad(setup.loss_fn, has_aux=True)
-    num_rows = data.reward.shape[0]
+    # Minibatches are shuffled in groups of G consecutive segments of one environment (SGB mode;
+    # G = 1, single rows as in Brax, otherwise), so the loss develops few phenotypes per group.
+    g = setup.config.development.segments_per_group if setup.models.is_sgb else 1
+    groups = individuals.group_layout(data, p.num_envs, g)
+    num_groups = groups.reward.shape[0]
     obs = data.observation
     # Rows where an episode ended but no fresh individual was left (same one kept).
     overflow = jnp.mean((obs["use_b"][:, -1] > 0) & (obs["index_a"][:, 0] == obs["index_b"][:, 0]))
@@ -350,9 +345,9 @@ def train_step(setup: Setup, state: TrainState, env_state: envs.State
     def epoch(carry, _):
         opt_state, params, k = carry
         k, k_perm, k_mb = jax.random.split(k, 3)
-        perm = jax.random.permutation(k_perm, num_rows)
+        perm = jax.random.permutation(k_perm, num_groups)
         shuffled = jax.tree_util.tree_map(
-            lambda x: x[perm].reshape((p.num_minibatches, -1, *x.shape[1:])), data)
+            lambda x: x[perm].reshape((p.num_minibatches, -1, *x.shape[2:])), groups)
         (opt_state, params, _), metrics = jax.lax.scan(minibatch, (opt_state, params, k_mb),
                                                        shuffled)
         return (opt_state, params, k), metrics
