@@ -23,10 +23,12 @@ in the observation pytree: `DevelopmentWrapper` turns each environment's observa
   keeps the current individual (metric `individual_overflow`).
 
 Indices are constant along a segment, and a segment is exactly one row of Brax's minibatch layout
-`[rows, unroll_length]`, so the loss develops two phenotypes per row (vmapped over rows) from the
-bank; pi_old and pi_new thus use the same connectome, and the gradient reaches `mu` and `rho`
-through `W = mu + sigma * eps`. The critic is developed from the same individual key. In
-`deterministic` mode development is the identity and the same code trains a plain MLP.
+`[rows, unroll_length]`. Minibatches are shuffled in groups of `development.segments_per_group`
+consecutive segments of one environment, and the loss develops each group's individuals once from
+the bank, only where the group needs them (`sgb_jax.rl.individuals`); pi_old and pi_new thus use the
+same connectome, and the gradient reaches `mu` and `rho` through `W = mu + sigma * eps`. The critic
+is developed from the same individual key. In `deterministic` mode development is the identity
+and the same code trains a plain MLP (minibatches of single rows, as Brax).
 """
 
 from __future__ import annotations
