@@ -51,7 +51,7 @@ def get_config(variant: str = "cpu") -> ml_collections.ConfigDict:
     c.rl.enabled = True
     c.rl.genome_workdir = config_dict.placeholder(str)  # a finished train_ppo.py sgb run; None ->
     # train one into <out>/ant_rl_genome with configs/ppo_ant.py:<train_variant> and these fields
-    # (the defaults are those of results/ppo_ant_sgb_w32: ~10 min on 2 CPU cores).
+    # (the defaults are those of results/ppo_ant_sgb_w32: ~4 min on 2 CPU cores).
     c.rl.train_variant = "cpu"
     c.rl.hidden_width = 32
     c.rl.depth = 2
