@@ -19,7 +19,9 @@ def get_config(variant: str = "cpu") -> ml_collections.ConfigDict:
                       num_minibatches=32, unroll_length=20, num_updates_per_batch=8,
                       learning_rate=3e-4, entropy_cost=1e-3, discounting=0.95,
                       reward_scaling=1.0))
-    c.eval.num_evals = 20
+    # 153 iterations of 327,680 steps: evaluations every 9 (num_evals - 1 must divide the
+    # iterations for Brax's baseline to evaluate at the same steps, sgb_jax/rl/baseline.py)
+    c.eval.num_evals = 18
     # SGB minibatches in groups of 4 consecutive segments of one env (sgb_jax/rl/individuals.py)
     c.development.segments_per_group = 4
     if variant == "paper":
@@ -27,7 +29,7 @@ def get_config(variant: str = "cpu") -> ml_collections.ConfigDict:
     elif variant == "cpu":
         c.ppo.update(dict(num_timesteps=655_360, num_envs=128, batch_size=128,
                           num_minibatches=32))
-        c.eval.num_evals = 4
+        c.eval.num_evals = 5  # 8 iterations, evaluated every 2
         c.checkpoint.every = 4
     elif variant == "test":
         c.development.segments_per_group = 1

@@ -2,9 +2,9 @@
 
 Variants:
 * `cpu` (default): hidden width 32 (depth 2), 4 type counts including 32 (= the width), 2 seeds,
-  150k env steps per cell, spring backend, 128 envs. Width 32 rather than the paper's 128: every
-  environment develops its own connectome and the loss re-develops it per minibatch row, which at
-  width 128 trains at ~150 env steps/s on the shared 2-core CPU (bench/ppo_throughput.py).
+  150k env steps per cell, spring backend, 128 envs (~1 min a cell on 2 CPU cores).
+* `cpu_w128`: the paper's width: `configs/ppo_ant.py:cpu` (width 128, depth 4, 491,520 steps),
+  types 4, 16, 32, 128, 2 seeds (~7-8 min a cell on 2 CPU cores).
 * `paper`: `configs/ppo_ant.py:paper` (width 128, Brax notebook settings), types 4..128, 5 seeds.
 * `test`: 2 type counts, 1 seed, a few thousand steps (the tests use it through overrides).
 
@@ -37,6 +37,11 @@ def get_config(variant: str = "cpu") -> ml_collections.ConfigDict:
     c.compilation_cache = True
     if variant == "cpu":
         pass
+    elif variant == "cpu_w128":
+        c.base_config = "configs/ppo_ant.py:cpu"
+        c.overrides = ml_collections.ConfigDict()
+        c.cell_types = (4, 16, 32, 128)
+        c.num_timesteps = -1
     elif variant == "paper":
         c.base_config = "configs/ppo_ant.py:paper"
         c.overrides = ml_collections.ConfigDict()
@@ -48,6 +53,6 @@ def get_config(variant: str = "cpu") -> ml_collections.ConfigDict:
         c.seeds = (0,)
         c.num_timesteps = 2_000
     else:
-        raise ValueError(f"sweep_cell_types_ant variant must be one of ['cpu', 'paper', 'test'], "
-                         f"got {variant!r}")
+        raise ValueError(f"sweep_cell_types_ant variant must be one of ['cpu', 'cpu_w128', "
+                         f"'paper', 'test'], got {variant!r}")
     return c

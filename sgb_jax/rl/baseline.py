@@ -13,6 +13,7 @@ import json
 import os
 import time
 
+import jax
 import ml_collections
 from brax.training.agents.ppo import networks as ppo_networks
 from brax.training.agents.ppo import train as brax_ppo
@@ -21,6 +22,21 @@ from sgb_jax import compression
 from sgb_jax.models import ACTIVATIONS
 from sgb_jax.rl import config as config_lib
 from sgb_jax.rl import networks
+
+
+def _brax_num_evals(config: ml_collections.ConfigDict) -> int:
+    """Brax's `num_evals` that puts its evaluations at our trainer's iterations.
+
+    Brax trains `ceil(num_timesteps / ((num_evals - 1) * steps_per_iteration))` iterations between
+    evaluations; our trainer evaluates every `config_lib.eval_every(config)` iterations. Matching
+    the two makes both stop at the same env-step count and report returns at the same steps, so
+    "the same budget" holds exactly. When `num_evals - 1` does not divide the iterations, Brax
+    gets `eval.num_evals` and rounds its budget up to whole epochs (its own rule).
+    """
+    n_iter, every = config_lib.num_iterations(config), config_lib.eval_every(config)
+    if n_iter % every == 0:
+        return n_iter // every + 1
+    return max(int(config.eval.num_evals), 2)
 
 
 def brax_train_kwargs(config: ml_collections.ConfigDict, env) -> dict:
@@ -43,8 +59,44 @@ def brax_train_kwargs(config: ml_collections.ConfigDict, env) -> dict:
         clipping_epsilon=p.clipping_epsilon, gae_lambda=p.gae_lambda,
         max_grad_norm=p.max_grad_norm, normalize_advantage=p.normalize_advantage,
         vf_loss_coefficient=p.vf_coefficient, network_factory=factory, seed=config.seed,
-        num_evals=max(config.eval.num_evals, 2), num_eval_envs=config.eval.num_eval_envs,
+        num_evals=_brax_num_evals(config), num_eval_envs=config.eval.num_eval_envs,
         deterministic_eval=config.eval.deterministic)
+
+
+def to_brax_params(params: dict) -> tuple[dict, dict]:
+    """Our plain-MLP `{'policy', 'value'}` parameters as Brax's `(policy, value)` network params."""
+    def one(p):
+        return {"params": {k.replace("dense_", "hidden_"): v for k, v in p.items()}}
+    return one(params["policy"]), one(params["value"])
+
+
+def from_brax_params(policy: dict, value: dict) -> dict:
+    """Inverse of `to_brax_params`."""
+    def one(p):
+        return {k.replace("hidden_", "dense_"): v for k, v in p["params"].items()}
+    return {"policy": one(policy), "value": one(value)}
+
+
+def brax_start(setup, params: dict) -> tuple:
+    """`(TrainState, env_state)` of our trainer as Brax `ppo.train(seed=config.seed)` starts
+    (single device): its environment reset keys and the key of its first training step.
+
+    With `restore_params=(normalizer, *to_brax_params(params))` Brax then runs, iteration for
+    iteration, what our deterministic trainer runs from this state (same key schedule; the first
+    evaluation epoch only: Brax draws a fresh key per epoch).
+    """
+    from sgb_jax.rl import ppo  # late import: ppo does not depend on the baseline
+
+    global_key, local_key = jax.random.split(jax.random.PRNGKey(setup.config.seed))
+    del global_key  # Brax's init keys: `params` replaces its initialisation
+    local_key = jax.random.fold_in(local_key, 0)  # process index
+    local_key, key_env, _ = jax.random.split(local_key, 3)
+    epoch_key, _ = jax.random.split(local_key)
+    state = ppo.init_state(setup, jax.random.PRNGKey(0)).replace(
+        params=params, opt_state=setup.optimizer.init(params),
+        key=jax.random.split(epoch_key, 1)[0])
+    env_state = jax.jit(setup.env.reset)(jax.random.split(key_env, setup.config.ppo.num_envs))
+    return state, env_state
 
 
 def train_brax(config: ml_collections.ConfigDict, workdir: str | None = None,

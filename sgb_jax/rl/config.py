@@ -7,6 +7,8 @@ Brax environment parses its model but compiles nothing).
 
 from __future__ import annotations
 
+import math
+
 import ml_collections
 from brax import envs
 
@@ -119,6 +121,22 @@ def validate_for_env(config: ml_collections.ConfigDict, obs_size: int) -> None:
     if k != -1 and k > obs_size:
         raise ConfigError(f"network.input_types must lie in [1, observation size={obs_size}] "
                           f"(or -1 for one type per entry), got {k}")
+
+
+def steps_per_iteration(config: ml_collections.ConfigDict) -> int:
+    """Env steps one training iteration collects (Brax's `env_step_per_training_step`)."""
+    p = config.ppo
+    return p.batch_size * p.num_minibatches * p.unroll_length * config.env.action_repeat
+
+
+def num_iterations(config: ml_collections.ConfigDict) -> int:
+    """Training iterations for `ppo.num_timesteps` (rounded up to whole iterations)."""
+    return max(1, math.ceil(config.ppo.num_timesteps / steps_per_iteration(config)))
+
+
+def eval_every(config: ml_collections.ConfigDict) -> int:
+    """Iterations between evaluations: `eval.num_evals` evaluations including the initial one."""
+    return max(1, num_iterations(config) // max(config.eval.num_evals - 1, 1))
 
 
 def default_config() -> ml_collections.ConfigDict:

@@ -35,7 +35,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import math
 import os
 import time
 from collections.abc import Callable
@@ -247,11 +246,10 @@ def build(config: ml_collections.ConfigDict) -> Setup:
         opt = optax.chain(optax.clip_by_global_norm(p.max_grad_norm), opt)
     pr = config.prior
     prior = priors.make_prior(pr.kind, pr.pi, pr.sigma1, pr.sigma2, pr.sigma)
-    steps = p.batch_size * p.num_minibatches * p.unroll_length * e.action_repeat
     setup = Setup(config=config, models=models, env=env, eval_env=eval_env, optimizer=opt,
                   prior=prior, loss_fn=None, num_segments=p.batch_size * p.num_minibatches
-                  // p.num_envs, steps_per_iteration=steps,
-                  num_iterations=max(1, math.ceil(p.num_timesteps / steps)))
+                  // p.num_envs, steps_per_iteration=config_lib.steps_per_iteration(config),
+                  num_iterations=config_lib.num_iterations(config))
     setup.loss_fn = make_loss(setup)
     return setup
 
@@ -261,7 +259,7 @@ def make_loss(setup: Setup) -> Callable:
     p, kl_cfg = setup.config.ppo, setup.config.kl
 
     def loss(params, normalizer_params, data, key, bank=None):
-        k_ppo, k_kl = jax.random.split(key)
+        k_ppo, k_kl = key, jax.random.fold_in(key, 1)  # k_ppo: the key Brax's loss gets
         # The bank is data, not a parameter: built per call so the applies close over it.
         ppo_network = ppo_networks.PPONetworks(
             policy_network=brax_networks.FeedForwardNetwork(
@@ -298,7 +296,7 @@ def collect(setup: Setup, state: TrainState, env_state: envs.State, key: jax.Arr
 
     def segment(carry, _):
         env_state, key = carry
-        key, k_act = jax.random.split(key)
+        k_act, key = jax.random.split(key)  # Brax's order: use the first half, carry the second
         env_state = env_state.replace(obs=_rotate(env_state.obs, k))
         policy = setup.acting_policy(genome, state.normalizer_params, env_state.obs, bank)
         env_state, data = acting.generate_unroll(setup.env, env_state, policy, k_act,
@@ -318,7 +316,10 @@ def train_step(setup: Setup, state: TrainState, env_state: envs.State
     """One iteration: draw this iteration's individuals, collect `batch_size * num_minibatches`
     rows, then PPO epochs over them."""
     p = setup.config.ppo
-    key, k_collect, k_sgd = jax.random.split(state.key, 3)
+    # The same key schedule as Brax's `training_step` / `sgd_step` / `minibatch_step`, so that in
+    # deterministic mode, from the same parameters and keys, an iteration is Brax's
+    # (tests/test_rl_ppo.py::test_deterministic_iteration_equals_brax).
+    k_sgd, k_collect, key = jax.random.split(state.key, 3)
     env_state = new_individuals(env_state, jax.random.fold_in(k_collect, _DEV_SALT),
                                 setup.config.development.individuals_per_env)
     bank = setup.noise_bank(state.params, env_state)
@@ -466,7 +467,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str,
     step_fn, eval_fn = compiled(setup)
     eval_key = jax.random.fold_in(jax.random.PRNGKey(config.seed), 2)
     n_iter = setup.num_iterations
-    eval_every = max(1, n_iter // max(config.eval.num_evals - 1, 1))
+    eval_every = config_lib.eval_every(config)
 
     def evaluate(state: TrainState) -> float:
         returns = eval_fn(state.params["policy"], state.normalizer_params,
