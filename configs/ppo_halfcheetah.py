@@ -19,8 +19,8 @@ def get_config(variant: str = "cpu") -> ml_collections.ConfigDict:
                       num_minibatches=32, unroll_length=20, num_updates_per_batch=8,
                       learning_rate=3e-4, entropy_cost=1e-3, discounting=0.95,
                       reward_scaling=1.0))
-    # 153 iterations of 327,680 steps: evaluations every 9 (num_evals - 1 must divide the
-    # iterations for Brax's baseline to evaluate at the same steps, sgb_jax/rl/baseline.py)
+    # 153 iterations of 327,680 steps, evaluated every 9: an interval that divides the iterations
+    # lets Brax's baseline evaluate and stop at the same steps (sgb_jax/rl/baseline.py)
     c.eval.num_evals = 18
     # SGB minibatches in groups of 4 consecutive segments of one env (sgb_jax/rl/individuals.py)
     c.development.segments_per_group = 4

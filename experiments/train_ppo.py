@@ -37,10 +37,13 @@ def main(argv):
     except config_lib.ConfigError as err:
         sys.exit(f"invalid config: {err}")
     workdir = _WORKDIR.value or os.path.join("results", f"ppo_{config.env.name}_{config.mode}")
-    if config.mode == "brax":
-        summary = baseline.train_brax(config, workdir)
-    else:
-        summary = ppo.train_and_evaluate(config, workdir)
+    try:
+        if config.mode == "brax":
+            summary = baseline.train_brax(config, workdir)
+        else:
+            summary = ppo.train_and_evaluate(config, workdir)
+    except config_lib.ConfigError as err:
+        sys.exit(f"invalid config: {err}")
     keys = ("env", "mode", "cell_types", "initial_return", "final_return", "env_steps",
             "train_seconds", "compression_ratio")
     print(json.dumps({k: summary[k] for k in keys}, indent=2))

@@ -37,6 +37,8 @@ def main(argv):
         summary = train.train_and_evaluate(config, _WORKDIR.value)
     except DataError as err:
         sys.exit(f"data unavailable: {err}")
+    except config_lib.ConfigError as err:
+        sys.exit(f"invalid config: {err}")
     keys = ("compression_ratio", "innate_accuracy_mean", "innate_accuracy_sem",
             "num_individuals", "mean_network_accuracy", "train_seconds")
     print(json.dumps({k: summary[k] for k in keys}, indent=2))

@@ -7,6 +7,7 @@ re-wrapped on restore.
 
 from __future__ import annotations
 
+import json
 import os
 from typing import Any
 
@@ -66,3 +67,42 @@ class Checkpointer:
 
     def close(self) -> None:
         self._manager.close()
+
+
+def _flatten(tree: Any, prefix: str = "") -> dict[str, Any]:
+    if not isinstance(tree, dict):
+        return {prefix: tree}
+    out: dict[str, Any] = {}
+    for k, v in tree.items():
+        out.update(_flatten(v, f"{prefix}.{k}" if prefix else str(k)))
+    return out
+
+
+def record_config(workdir: str, config: Any, resuming: bool, resumable: tuple[str, ...] = (),
+                  error: type[Exception] = ValueError) -> None:
+    """Write `config` (an `ml_collections.ConfigDict`) to `workdir/config.json`, atomically.
+
+    When `resuming` (the workdir holds checkpoints), the run there must be the same run: any field
+    that differs from the recorded config, other than those under the `resumable` prefixes (e.g.
+    `ppo.num_timesteps` to train a finished run further), raises `error` naming the fields, before
+    anything is overwritten. Otherwise a new seed or network would silently continue the old run.
+    """
+    path = os.path.join(workdir, "config.json")
+    new = json.loads(config.to_json())
+    if resuming and os.path.exists(path):
+        with open(path) as f:
+            old = json.load(f)
+        old_flat, new_flat = _flatten(old), _flatten(new)
+        changed = [k for k in sorted(set(old_flat) | set(new_flat))
+                   if old_flat.get(k) != new_flat.get(k)
+                   and not any(k == p or k.startswith(p + ".") for p in resumable)]
+        if changed:
+            detail = ", ".join(f"{k}: {old_flat.get(k)!r} -> {new_flat.get(k)!r}"
+                               for k in changed[:6])
+            raise error(f"{workdir} holds checkpoints of a run with another config ({detail}"
+                        f"{', ...' if len(changed) > 6 else ''}); resume it with its own config "
+                        f"or choose another workdir")
+    tmp = f"{path}.tmp"
+    with open(tmp, "w") as f:
+        json.dump(new, f, indent=2)
+    os.replace(tmp, path)

@@ -6,16 +6,18 @@ forward is 0.616 (0.0004 * sum_t t(t+1)/2), a random tanh-Normal policy gets abo
 
 from __future__ import annotations
 
-import importlib
+import importlib.util
 import math
 import os
 
 import jax
 import jax.numpy as jnp
+import ml_collections
 import numpy as np
 import pytest
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 from brax.envs.base import State  # noqa: E402
 
@@ -199,6 +201,10 @@ def test_resume_equals_uninterrupted(tmp_path):
     c.ppo.num_timesteps = 3 * per_iter
     resumed = ppo.train_and_evaluate(c, str(tmp_path / "a"), log=_quiet)
     straight = ppo.train_and_evaluate(c, str(tmp_path / "b"), log=_quiet)
+    other = ml_collections.ConfigDict(c.to_dict())
+    other.seed = 1  # another run must not silently continue this one
+    with pytest.raises(config_lib.ConfigError, match=r"seed: 0 -> 1"):
+        ppo.train_and_evaluate(other, str(tmp_path / "a"), log=_quiet)
     assert resumed["env_steps"] == straight["env_steps"] == 3 * per_iter
     pa = ppo.restore_learner(c, str(tmp_path / "a")).state
     pb = ppo.restore_learner(c, str(tmp_path / "b")).state
@@ -233,7 +239,8 @@ def test_deterministic_iteration_equals_brax():
     kwargs = baseline.brax_train_kwargs(c, config_lib.make_env(c))
     assert kwargs["num_evals"] == 2  # one epoch of two iterations
     _, (norm, policy, value), _ = brax_ppo.train(
-        **kwargs, restore_params=(norm0, *baseline.to_brax_params(params)))
+        **kwargs, max_devices_per_host=1, run_evals=False,
+        restore_params=(norm0, *baseline.to_brax_params(params)))
     np.testing.assert_allclose(np.asarray(state.normalizer_params.mean),
                                np.asarray(norm.mean), rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(np.asarray(state.normalizer_params.std),
@@ -247,19 +254,42 @@ def test_deterministic_iteration_equals_brax():
     assert moved > 1e-3  # the comparison is of trained parameters, not of the initial ones
 
 
+def _load_config(spec: str):
+    path, variant = spec.split(":")
+    module_spec = importlib.util.spec_from_file_location("_cfg", os.path.join(ROOT, "configs", path))
+    module = importlib.util.module_from_spec(module_spec)
+    module_spec.loader.exec_module(module)
+    return module.get_config(variant)
+
+
+def _brax_epochs(kwargs: dict, steps: int) -> int:
+    # Brax's own rule (ppo/train.py): iterations between evaluations.
+    return math.ceil(kwargs["num_timesteps"] / ((kwargs["num_evals"] - 1) * steps))
+
+
 @pytest.mark.parametrize("spec", ["ppo_halfcheetah.py:cpu", "ppo_halfcheetah.py:paper",
                                   "ppo_ant.py:cpu", "ppo_ant.py:paper"])
 def test_brax_baseline_evaluates_at_our_iterations(spec):
-    """Brax trains ceil(T / ((num_evals - 1) * steps)) iterations per evaluation epoch; with the
-    baseline's num_evals that is our eval interval, and the epochs end at our last iteration."""
-    path, variant = spec.split(":")
-    module = importlib.import_module(f"configs.{path[:-3]}")
-    c = module.get_config(variant)
+    """With the baseline's num_evals, Brax's evaluation interval is ours and its epochs end at our
+    last iteration, so both report returns at the same env steps."""
+    c = _load_config(spec)
     kwargs = baseline.brax_train_kwargs(c, None)
-    steps = config_lib.steps_per_iteration(c)
-    per_epoch = math.ceil(kwargs["num_timesteps"] / ((kwargs["num_evals"] - 1) * steps))
+    per_epoch = _brax_epochs(kwargs, config_lib.steps_per_iteration(c))
     assert per_epoch == config_lib.eval_every(c)
     assert per_epoch * (kwargs["num_evals"] - 1) == config_lib.num_iterations(c)
+    assert baseline.brax_schedule(c)[1:] == (per_epoch, config_lib.num_iterations(c))
+
+
+def test_brax_baseline_budget_when_intervals_do_not_divide():
+    c = _load_config("ppo_halfcheetah.py:paper")
+    c.eval.num_evals = 20  # 153 iterations, ours every 8: 8 does not divide 153
+    kwargs = baseline.brax_train_kwargs(c, None)
+    n_iter, every = config_lib.num_iterations(c), config_lib.eval_every(c)
+    assert n_iter % every
+    total = _brax_epochs(kwargs, config_lib.steps_per_iteration(c)) * (kwargs["num_evals"] - 1)
+    assert total == baseline.brax_schedule(c)[2]
+    assert n_iter <= total < n_iter + every  # rounded up by less than one interval
+    assert kwargs["num_evals"] - 1 == math.ceil(n_iter / every)  # as many evaluations as ours
 
 
 @pytest.mark.slow

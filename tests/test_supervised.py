@@ -6,6 +6,7 @@ import sys
 from pathlib import Path
 
 import jax
+import ml_collections
 import numpy as np
 import pytest
 
@@ -46,6 +47,10 @@ def test_resumed_run_equals_uninterrupted_run(mnist, tmp_path):
     assert train.train_and_evaluate(config, str(tmp_path / "b"), datasets=data, stop_after=7) == {}
     assert Checkpointer(str(tmp_path / "b" / "checkpoints")).latest_step() == 5
     train.train_and_evaluate(config, str(tmp_path / "b"), datasets=data)  # resumes at step 5
+    other = ml_collections.ConfigDict(config.to_dict())
+    other.seed = config.seed + 1  # another run must not silently continue this one
+    with pytest.raises(config_lib.ConfigError, match=r"seed: "):
+        train.train_and_evaluate(other, str(tmp_path / "b"), datasets=data)
     ga, gb = _genome(config, tmp_path / "a"), _genome(config, tmp_path / "b")
     for a, b in zip(jax.tree_util.tree_leaves(ga), jax.tree_util.tree_leaves(gb), strict=True):
         np.testing.assert_array_equal(np.asarray(a), np.asarray(b))

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import json
+import math
 import os
 import time
 
@@ -24,19 +25,20 @@ from sgb_jax.rl import config as config_lib
 from sgb_jax.rl import networks
 
 
-def _brax_num_evals(config: ml_collections.ConfigDict) -> int:
-    """Brax's `num_evals` that puts its evaluations at our trainer's iterations.
+def brax_schedule(config: ml_collections.ConfigDict) -> tuple[int, int, int]:
+    """`(num_evals, iterations per evaluation, total iterations)` of Brax `ppo.train` for `config`.
 
     Brax trains `ceil(num_timesteps / ((num_evals - 1) * steps_per_iteration))` iterations between
-    evaluations; our trainer evaluates every `config_lib.eval_every(config)` iterations. Matching
-    the two makes both stop at the same env-step count and report returns at the same steps, so
-    "the same budget" holds exactly. When `num_evals - 1` does not divide the iterations, Brax
-    gets `eval.num_evals` and rounds its budget up to whole epochs (its own rule).
+    evaluations. We pick its `num_evals` so that this is our trainer's interval
+    `config_lib.eval_every(config)` when that interval divides our iterations: then both report
+    returns at the same env steps and stop at the same budget. Otherwise Brax evaluates as often as
+    we do and rounds its budget up to whole epochs (by less than one interval).
     """
     n_iter, every = config_lib.num_iterations(config), config_lib.eval_every(config)
-    if n_iter % every == 0:
-        return n_iter // every + 1
-    return max(int(config.eval.num_evals), 2)
+    epochs = math.ceil(n_iter / every)
+    per_epoch = math.ceil(config.ppo.num_timesteps
+                          / (epochs * config_lib.steps_per_iteration(config)))
+    return epochs + 1, per_epoch, per_epoch * epochs
 
 
 def brax_train_kwargs(config: ml_collections.ConfigDict, env) -> dict:
@@ -59,7 +61,7 @@ def brax_train_kwargs(config: ml_collections.ConfigDict, env) -> dict:
         clipping_epsilon=p.clipping_epsilon, gae_lambda=p.gae_lambda,
         max_grad_norm=p.max_grad_norm, normalize_advantage=p.normalize_advantage,
         vf_loss_coefficient=p.vf_coefficient, network_factory=factory, seed=config.seed,
-        num_evals=_brax_num_evals(config), num_eval_envs=config.eval.num_eval_envs,
+        num_evals=brax_schedule(config)[0], num_eval_envs=config.eval.num_eval_envs,
         deterministic_eval=config.eval.deterministic)
 
 
@@ -81,9 +83,10 @@ def brax_start(setup, params: dict) -> tuple:
     """`(TrainState, env_state)` of our trainer as Brax `ppo.train(seed=config.seed)` starts
     (single device): its environment reset keys and the key of its first training step.
 
-    With `restore_params=(normalizer, *to_brax_params(params))` Brax then runs, iteration for
-    iteration, what our deterministic trainer runs from this state (same key schedule; the first
-    evaluation epoch only: Brax draws a fresh key per epoch).
+    With `restore_params=(normalizer, *to_brax_params(params))` and `max_devices_per_host=1`
+    Brax then runs, iteration for iteration, what our deterministic trainer runs from this state
+    (same key schedule; within its first evaluation epoch only, as Brax draws a fresh key per
+    epoch; equal up to float rounding, which chaotic bodies amplify over iterations).
     """
     from sgb_jax.rl import ppo  # late import: ppo does not depend on the baseline
 
@@ -115,6 +118,11 @@ def train_brax(config: ml_collections.ConfigDict, workdir: str | None = None,
         log(f"[brax {e.name}] env_steps {step} eval_return {ret:.2f} "
             f"elapsed {time.time() - t_start:.0f}s")
 
+    total = brax_schedule(config)[2]
+    if total != config_lib.num_iterations(config):
+        log(f"[brax {e.name}] note: Brax rounds the budget up to {total} iterations "
+            f"({total * config_lib.steps_per_iteration(config)} env steps; ours: "
+            f"{config_lib.num_iterations(config)}), as eval.num_evals - 1 does not divide them")
     brax_ppo.train(**brax_train_kwargs(config, env), progress_fn=progress)
     obs_size = int(env.observation_size)
     plain = sum(compression.plain_mlp_param_count((obs_size, *hidden, n))

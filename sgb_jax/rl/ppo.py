@@ -52,7 +52,7 @@ from brax.training.acme import running_statistics, specs
 from brax.training.agents.ppo import losses as ppo_losses
 from brax.training.agents.ppo import networks as ppo_networks
 
-from sgb_jax import compression, priors
+from sgb_jax import checkpoint, compression, priors
 from sgb_jax.checkpoint import Checkpointer
 from sgb_jax.rl import config as config_lib
 from sgb_jax.rl import individuals, networks
@@ -380,6 +380,8 @@ def evaluate_returns(setup: Setup, genome: Any, normalizer_params: Any, key: jax
 
 
 _COMPILED: dict[str, tuple[Callable, Callable]] = {}
+# Fields a resumed run may change: the budget (to train further), checkpointing, evaluation.
+RESUMABLE_FIELDS = ("ppo.num_timesteps", "checkpoint", "eval")
 
 
 def compiled(setup: Setup) -> tuple[Callable, Callable]:
@@ -446,9 +448,13 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str,
     t_start = time.time()
     setup = build(config)
     os.makedirs(workdir, exist_ok=True)
-    with open(os.path.join(workdir, "config.json"), "w") as f:
-        f.write(config.to_json(indent=2))
     ckpt = Checkpointer(os.path.join(workdir, "checkpoints"), keep=config.checkpoint.keep)
+    try:
+        checkpoint.record_config(workdir, config, ckpt.latest_step() is not None,
+                                 RESUMABLE_FIELDS, config_lib.ConfigError)
+    except config_lib.ConfigError:
+        ckpt.close()
+        raise
     progress_path = os.path.join(workdir, "progress.jsonl")
     state, env_state = initial_state(setup)
     history: list[dict] = []

@@ -28,7 +28,7 @@ import optax
 from flax import struct
 
 from sgb_jax import cell_types as ct
-from sgb_jax import compression, convnet, population, priors
+from sgb_jax import checkpoint, compression, convnet, population, priors
 from sgb_jax.checkpoint import Checkpointer
 from sgb_jax.models import SGBMLP
 from sgb_jax.supervised import config as config_lib
@@ -148,6 +148,10 @@ def init_state(config: ml_collections.ConfigDict, model: nn.Module, example: jax
     return TrainState(jnp.int32(0), genome, optimizer.init(genome))
 
 
+# Fields a resumed run may change: where the data lives, logging/checkpoint cadence, evaluation.
+RESUMABLE_FIELDS = ("raw_dir", "data_dir", "train.checkpoint_every", "train.log_every", "eval")
+
+
 def make_optimizer(config: ml_collections.ConfigDict, total_steps: int):
     lr = config.train.learning_rate
     if config.train.lr_schedule == "cosine":
@@ -198,6 +202,13 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str,
     """
     config_lib.validate(config)
     os.makedirs(workdir, exist_ok=True)
+    ckpt = Checkpointer(os.path.join(workdir, "checkpoints"))
+    try:  # before loading data: a mismatched workdir fails at once
+        checkpoint.record_config(workdir, config, ckpt.latest_step() is not None,
+                                 RESUMABLE_FIELDS, config_lib.ConfigError)
+    except config_lib.ConfigError:
+        ckpt.close()
+        raise
     (x_tr, y_tr), (x_te, y_te) = datasets if datasets is not None else _load_data(config)
     model = build_model(config)
     x_tr, x_te = _prep(model, x_tr), _prep(model, x_te)
@@ -218,7 +229,6 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str,
                            config.kl.num_samples)
     train_step = make_train_step(loss_fn, optimizer)
 
-    ckpt = Checkpointer(os.path.join(workdir, "checkpoints"))
     if ckpt.latest_step() is not None:
         state = ckpt.restore(state)
         print(f"resumed from step {int(state.step)} ({ckpt.directory})", flush=True)
