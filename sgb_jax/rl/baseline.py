@@ -122,7 +122,8 @@ def train_brax(config: ml_collections.ConfigDict, workdir: str | None = None,
     if total != config_lib.num_iterations(config):
         log(f"[brax {e.name}] note: Brax rounds the budget up to {total} iterations "
             f"({total * config_lib.steps_per_iteration(config)} env steps; ours: "
-            f"{config_lib.num_iterations(config)}), as eval.num_evals - 1 does not divide them")
+            f"{config_lib.num_iterations(config)}): our evaluation interval of "
+            f"{config_lib.eval_every(config)} iterations does not divide ours")
     brax_ppo.train(**brax_train_kwargs(config, env), progress_fn=progress)
     obs_size = int(env.observation_size)
     plain = sum(compression.plain_mlp_param_count((obs_size, *hidden, n))
