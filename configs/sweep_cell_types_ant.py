@@ -4,7 +4,7 @@ Variants:
 * `cpu` (default): hidden width 32 (depth 2), 4 type counts including 32 (= the width), 2 seeds,
   150k env steps per cell, spring backend, 128 envs (~1 min a cell on 2 CPU cores).
 * `cpu_w128`: the paper's width: `configs/ppo_ant.py:cpu` (width 128, depth 4, 491,520 steps),
-  types 4, 16, 32, 128, 2 seeds (~7-8 min a cell on 2 CPU cores).
+  types 4, 16, 32, 128, 2 seeds (~3-7 min a cell on 2 CPU cores).
 * `paper`: `configs/ppo_ant.py:paper` (width 128, Brax notebook settings), types 4..128, 5 seeds.
 * `test`: 2 type counts, 1 seed, a few thousand steps (the tests use it through overrides).
 
