@@ -14,6 +14,7 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 import orbax.checkpoint as ocp
+from flax import traverse_util
 
 
 def _is_typed_key(x: Any) -> bool:
@@ -69,15 +70,6 @@ class Checkpointer:
         self._manager.close()
 
 
-def _flatten(tree: Any, prefix: str = "") -> dict[str, Any]:
-    if not isinstance(tree, dict):
-        return {prefix: tree}
-    out: dict[str, Any] = {}
-    for k, v in tree.items():
-        out.update(_flatten(v, f"{prefix}.{k}" if prefix else str(k)))
-    return out
-
-
 def record_config(workdir: str, config: Any, resuming: bool, resumable: tuple[str, ...] = (),
                   error: type[Exception] = ValueError) -> None:
     """Write `config` (an `ml_collections.ConfigDict`) to `workdir/config.json`, atomically.
@@ -92,7 +84,7 @@ def record_config(workdir: str, config: Any, resuming: bool, resumable: tuple[st
     if resuming and os.path.exists(path):
         with open(path) as f:
             old = json.load(f)
-        old_flat, new_flat = _flatten(old), _flatten(new)
+        old_flat, new_flat = (traverse_util.flatten_dict(d, sep=".") for d in (old, new))
         changed = [k for k in sorted(set(old_flat) | set(new_flat))
                    if old_flat.get(k) != new_flat.get(k)
                    and not any(k == p or k.startswith(p + ".") for p in resumable)]
