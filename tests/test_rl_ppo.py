@@ -9,6 +9,8 @@ from __future__ import annotations
 import importlib.util
 import math
 import os
+import subprocess
+import sys
 
 import jax
 import jax.numpy as jnp
@@ -252,6 +254,20 @@ def test_deterministic_iteration_equals_brax():
         np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=1e-4, atol=1e-5)
         moved = max(moved, float(jnp.max(jnp.abs(a - a0))))
     assert moved > 1e-3  # the comparison is of trained parameters, not of the initial ones
+
+
+@pytest.mark.parametrize("flag,message", [
+    ("--iterations=0", "--iterations must be >= 1"),
+    ("--perturbation=1e-9", "vanishes in float32"),
+    ("--config.ppo.batch_size=0", "ppo.batch_size must be a positive integer"),
+])
+def test_brax_equivalence_bad_flags_clear_errors(flag, message):
+    proc = subprocess.run(
+        [sys.executable, "experiments/brax_equivalence.py",
+         "--config=configs/ppo_halfcheetah.py:test", flag], cwd=ROOT, capture_output=True,
+        text=True, timeout=300)
+    assert proc.returncode != 0
+    assert message in proc.stderr and "Traceback" not in proc.stderr, proc.stderr[-2000:]
 
 
 def _load_config(spec: str):
