@@ -69,6 +69,15 @@ class Checkpointer:
     def close(self) -> None:
         self._manager.close()
 
+    def record_config(self, workdir: str, config: Any, resumable: tuple[str, ...] = (),
+                      error: type[Exception] = ValueError) -> None:
+        """`record_config` for the run these checkpoints belong to; closes them if it raises."""
+        try:
+            record_config(workdir, config, self.latest_step() is not None, resumable, error)
+        except error:
+            self.close()
+            raise
+
 
 def record_config(workdir: str, config: Any, resuming: bool, resumable: tuple[str, ...] = (),
                   error: type[Exception] = ValueError) -> None:

@@ -52,7 +52,7 @@ from brax.training.acme import running_statistics, specs
 from brax.training.agents.ppo import losses as ppo_losses
 from brax.training.agents.ppo import networks as ppo_networks
 
-from sgb_jax import checkpoint, compression, priors
+from sgb_jax import compression, priors
 from sgb_jax.checkpoint import Checkpointer
 from sgb_jax.rl import config as config_lib
 from sgb_jax.rl import individuals, networks
@@ -449,12 +449,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str,
     setup = build(config)
     os.makedirs(workdir, exist_ok=True)
     ckpt = Checkpointer(os.path.join(workdir, "checkpoints"), keep=config.checkpoint.keep)
-    try:
-        checkpoint.record_config(workdir, config, ckpt.latest_step() is not None,
-                                 RESUMABLE_FIELDS, config_lib.ConfigError)
-    except config_lib.ConfigError:
-        ckpt.close()
-        raise
+    ckpt.record_config(workdir, config, RESUMABLE_FIELDS, config_lib.ConfigError)
     progress_path = os.path.join(workdir, "progress.jsonl")
     state, env_state = initial_state(setup)
     history: list[dict] = []

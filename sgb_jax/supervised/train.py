@@ -28,7 +28,7 @@ import optax
 from flax import struct
 
 from sgb_jax import cell_types as ct
-from sgb_jax import checkpoint, compression, convnet, population, priors
+from sgb_jax import compression, convnet, population, priors
 from sgb_jax.checkpoint import Checkpointer
 from sgb_jax.models import SGBMLP
 from sgb_jax.supervised import config as config_lib
@@ -203,12 +203,8 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str,
     config_lib.validate(config)
     os.makedirs(workdir, exist_ok=True)
     ckpt = Checkpointer(os.path.join(workdir, "checkpoints"))
-    try:  # before loading data: a mismatched workdir fails at once
-        checkpoint.record_config(workdir, config, ckpt.latest_step() is not None,
-                                 RESUMABLE_FIELDS, config_lib.ConfigError)
-    except config_lib.ConfigError:
-        ckpt.close()
-        raise
+    # Before loading data: a mismatched workdir fails at once.
+    ckpt.record_config(workdir, config, RESUMABLE_FIELDS, config_lib.ConfigError)
     (x_tr, y_tr), (x_te, y_te) = datasets if datasets is not None else _load_data(config)
     model = build_model(config)
     x_tr, x_te = _prep(model, x_tr), _prep(model, x_te)
